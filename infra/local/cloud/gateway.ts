@@ -1,0 +1,186 @@
+import {
+  Agent,
+  createServer as createHttpServer,
+  type IncomingMessage,
+  request,
+  type ServerResponse,
+} from "node:http";
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type IncomingHttpHeaders,
+} from "node:http2";
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import { PortInUseError } from "./errors.js";
+import { sniffProtocol } from "./protocol-sniffer.js";
+import { resolveService, type ServiceName } from "./routing.js";
+
+/** Where the gateway sends one service's requests. */
+export interface Backend {
+  readonly emulator: string;
+  readonly port: number;
+  readonly logFile: string;
+  isRunning(): boolean;
+}
+
+export interface GatewayOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly backendFor: (service: ServiceName) => Backend | undefined;
+  /** Body of `GET /health`. */
+  readonly health: () => Promise<unknown>;
+}
+
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** Headers that describe one hop and must not be forwarded (and that HTTP/2 forbids outright). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+  "te",
+]);
+
+/**
+ * The one endpoint of the local cloud. Serves HTTP/1.1 and HTTP/2 cleartext on the same port (the AWS SDK
+ * v3 Kinesis client speaks h2c to http:// endpoints, the others HTTP/1.1) and forwards each request to the
+ * emulator of the service named by its X-Amz-Target or SigV4 credential scope.
+ */
+export class Gateway {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly options: GatewayOptions,
+    private readonly server: Server,
+  ) {}
+
+  static async listen(options: GatewayOptions): Promise<Gateway> {
+    const http1 = createHttpServer({ keepAliveTimeout: 65_000 });
+    const http2 = createHttp2Server();
+    const server = createNetServer();
+    const gateway = new Gateway(options, server);
+    const handler = (req: AnyRequest, res: AnyResponse) => gateway.handle(req, res);
+    http1.on("request", handler);
+    http2.on("request", handler);
+    server.on("connection", (socket) => {
+      gateway.sockets.add(socket);
+      socket.on("close", () => gateway.sockets.delete(socket));
+      socket.on("error", () => socket.destroy());
+      sniffProtocol(socket, (protocol, stream) =>
+        (protocol === "h2c" ? http2 : http1).emit("connection", stream),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === "EADDRINUSE"
+            ? new PortInUseError(options.host, options.port, { cause: error })
+            : error,
+        ),
+      );
+      server.listen(options.port, options.host, () => resolve());
+    });
+    return gateway;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === "object" && address ? address.port : this.options.port;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.agent.destroy();
+    await closed;
+  }
+
+  private handle(req: AnyRequest, res: AnyResponse): void {
+    const url = req.url ?? "/";
+    if (req.method === "GET" && (url === "/health" || url === "/_localstack/health")) {
+      void this.options.health().then(
+        (body) => reply(res, 200, body),
+        (error: Error) => reply(res, 500, { message: error.message }),
+      );
+      return;
+    }
+    const service = resolveService(req.headers, url);
+    if (!service) {
+      reply(res, 400, {
+        __type: "UnknownService",
+        message:
+          "The local cloud could not tell which AWS service this request is for: sign it with SigV4 (any " +
+          "credentials) or send X-Amz-Target. It serves sns, sqs, kinesis, dynamodb and dynamodb streams.",
+      });
+      return;
+    }
+    const backend = this.options.backendFor(service);
+    if (!backend?.isRunning()) {
+      reply(res, 503, {
+        __type: "ServiceUnavailable",
+        message: backend
+          ? `The ${backend.emulator} emulator behind ${service} is not running; see ${backend.logFile}.`
+          : `The local cloud was started without ${service}.`,
+      });
+      return;
+    }
+    this.forward(req, res, backend);
+  }
+
+  private forward(req: AnyRequest, res: AnyResponse, backend: Backend): void {
+    const upstream = request(
+      {
+        agent: this.agent,
+        host: "127.0.0.1",
+        port: backend.port,
+        method: req.method,
+        path: req.url,
+        headers: forwardableHeaders(req.headers),
+      },
+      (response) => {
+        res.writeHead(response.statusCode ?? 502, forwardableHeaders(response.headers));
+        response.pipe(res as NodeJS.WritableStream);
+      },
+    );
+    upstream.on("error", (error) => {
+      if (res.headersSent) {
+        res.destroy(error);
+        return;
+      }
+      reply(res, 502, {
+        __type: "ServiceUnavailable",
+        message: `The ${backend.emulator} emulator did not answer (${error.message}); see ${backend.logFile}.`,
+      });
+    });
+    req.pipe(upstream);
+  }
+}
+
+function forwardableHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const forwarded: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (name.startsWith(":")) {
+      if (name === ":authority" && typeof value === "string") forwarded.host = value;
+      continue;
+    }
+    forwarded[name] = value;
+  }
+  return forwarded;
+}
+
+function reply(res: AnyResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": status < 300 ? "application/json" : "application/x-amz-json-1.0",
+    "content-length": Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}

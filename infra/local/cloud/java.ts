@@ -1,0 +1,33 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { JavaNotFoundError } from "./errors.js";
+
+export const MINIMUM_JAVA_VERSION = 17;
+
+export interface JavaRuntime {
+  readonly command: string;
+  readonly majorVersion: number;
+}
+
+/** Finds a Java 17+ runtime for DynamoDB Local: JAVA_HOME first, then PATH. Throws JavaNotFoundError. */
+export function findJava(env: NodeJS.ProcessEnv = process.env): JavaRuntime {
+  const candidates = [env.JAVA_HOME ? join(env.JAVA_HOME, "bin", "java") : undefined, "java"];
+  let tooOld: string | undefined;
+  for (const command of candidates) {
+    if (!command) continue;
+    const result = spawnSync(command, ["-version"], { encoding: "utf8", env });
+    if (result.error || result.status !== 0) continue;
+    const majorVersion = parseJavaMajorVersion(`${result.stderr}${result.stdout}`);
+    if (majorVersion !== undefined && majorVersion >= MINIMUM_JAVA_VERSION) return { command, majorVersion };
+    tooOld ??= `Java ${majorVersion ?? "of unknown version"} (${command})`;
+  }
+  throw new JavaNotFoundError(tooOld);
+}
+
+/** Reads the major version from `java -version` output: `version "17.0.15"`, `"21"` or legacy `"1.8.0_392"`. */
+export function parseJavaMajorVersion(output: string): number | undefined {
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(output);
+  if (!match?.[1]) return undefined;
+  const first = Number(match[1]);
+  return first === 1 && match[2] ? Number(match[2]) : first;
+}

@@ -1,0 +1,164 @@
+import { mkdirSync } from "node:fs";
+import { type AddressInfo, createServer, type Server } from "node:net";
+import { resolve } from "node:path";
+import { EmulatorProcess } from "./emulator-process.js";
+import { EMULATOR_NAMES, EMULATORS, type EmulatorName } from "./emulators.js";
+import { Gateway } from "./gateway.js";
+import { findJava } from "./java.js";
+import { Reaper } from "./reaper.js";
+import { SERVICES, type ServiceName } from "./routing.js";
+
+export const DEFAULT_PORT = 4566;
+export const DEFAULT_REGION = "us-east-1";
+
+export interface LocalCloudOptions {
+  /** Gateway port; 0 picks a free one. @default LOCAL_CLOUD_PORT, else 4566 (LocalStack's) */
+  readonly port?: number;
+  /** @default "127.0.0.1" */
+  readonly host?: string;
+  /** Where each emulator writes `<name>.log`. @default ".local-cloud/logs" */
+  readonly logDir?: string;
+  /**
+   * Keep DynamoDB and Kinesis state on disk here, so that it survives an emulator restart. SNS/SQS state
+   * (fauxqs 1.x) is always in memory. @default - in memory
+   */
+  readonly dataDir?: string;
+  /** Log every request in the emulators' logs. @default false */
+  readonly verbose?: boolean;
+  /** Per emulator. @default 30000 */
+  readonly startTimeoutMs?: number;
+}
+
+export type ServiceStatus = "running" | "down";
+
+export interface HealthReport {
+  readonly status: "running" | "degraded";
+  readonly endpoint: string;
+  readonly services: Record<ServiceName, ServiceStatus>;
+  readonly emulators: Record<EmulatorName, { pid?: number; port: number; running: boolean; logFile: string }>;
+}
+
+export interface LocalCloud {
+  /** The one endpoint for every service, e.g. http://127.0.0.1:4566. */
+  readonly endpoint: string;
+  readonly region: string;
+  /** The environment that points AWS SDKs and CLIs at this cloud. */
+  readonly env: Readonly<Record<string, string>>;
+  health(): HealthReport;
+  /** Kills an emulator abruptly (as a crash would) and starts it again on the same port. */
+  restart(emulator: EmulatorName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the embedded local cloud: fauxqs (SNS, SQS), kinesis-mock (Kinesis) and DynamoDB Local (DynamoDB,
+ * DynamoDB Streams) as child processes on free loopback ports, behind one gateway endpoint. Fails fast
+ * with a LocalCloudError that says what to do: Java missing, port taken, an emulator dying during start.
+ */
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? Number(process.env.LOCAL_CLOUD_PORT ?? DEFAULT_PORT);
+  const logDir = resolve(options.logDir ?? ".local-cloud/logs");
+  const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  mkdirSync(logDir, { recursive: true });
+
+  const java = findJava();
+  const emulators = new Map<EmulatorName, EmulatorProcess>();
+  const emulatorFor = new Map<ServiceName, EmulatorProcess>();
+  let endpoint = "";
+
+  const health = (): HealthReport => {
+    const services = Object.fromEntries(
+      SERVICES.map((service) => [service, emulatorFor.get(service)?.isRunning() ? "running" : "down"]),
+    ) as Record<ServiceName, ServiceStatus>;
+    const emulatorReport = Object.fromEntries(
+      [...emulators].map(([name, emulator]) => [
+        name,
+        { pid: emulator.pid, port: emulator.port, running: emulator.isRunning(), logFile: emulator.logFile },
+      ]),
+    ) as HealthReport["emulators"];
+    const allUp = Object.values(services).every((status) => status === "running");
+    return { status: allUp ? "running" : "degraded", endpoint, services, emulators: emulatorReport };
+  };
+
+  // The gateway first: a taken port is the likeliest failure and the cheapest to find.
+  const gateway = await Gateway.listen({
+    host,
+    port,
+    backendFor: (service) => emulatorFor.get(service),
+    health: async () => health(),
+  });
+  endpoint = `http://${host}:${gateway.port}`;
+  const reaper = new Reaper();
+
+  try {
+    for (const name of EMULATOR_NAMES) {
+      const [emulatorPort, sparePort] = await freePortPair();
+      const emulator = new EmulatorProcess(
+        EMULATORS[name],
+        { port: emulatorPort, sparePort, dataDir, verbose: options.verbose ?? false, java },
+        logDir,
+        reaper,
+      );
+      emulators.set(name, emulator);
+      for (const service of emulator.spec.services) emulatorFor.set(service, emulator);
+    }
+    await Promise.all([...emulators.values()].map((emulator) => emulator.start(timeoutMs)));
+  } catch (error) {
+    await Promise.all([...emulators.values()].map((emulator) => emulator.stop()));
+    reaper.release();
+    await gateway.close();
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint,
+    region: DEFAULT_REGION,
+    env: localCloudEnv(endpoint),
+    health,
+    async restart(name) {
+      const emulator = emulators.get(name);
+      if (!emulator)
+        throw new Error(`Unknown emulator ${name}; expected one of ${EMULATOR_NAMES.join(", ")}.`);
+      await emulator.crash();
+      await emulator.start(timeoutMs);
+    },
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all([...emulators.values()].map((emulator) => emulator.stop()));
+        reaper.release();
+        await gateway.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The variables that point AWS SDKs (v3 and others) and the AWS CLI at an endpoint. */
+export function localCloudEnv(endpoint: string, region = DEFAULT_REGION): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  };
+}
+
+/** Two distinct free loopback ports, held together so the OS cannot hand out the same one twice. */
+async function freePortPair(): Promise<[number, number]> {
+  const servers = await Promise.all([listenAnywhere(), listenAnywhere()]);
+  const [first, second] = servers.map((server) => (server.address() as AddressInfo).port) as [number, number];
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return [first, second];
+}
+
+function listenAnywhere(): Promise<Server> {
+  return new Promise((resolveServer, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolveServer(server));
+  });
+}
