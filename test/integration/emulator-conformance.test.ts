@@ -1,0 +1,398 @@
+/**
+ * What the product relies on from whatever answers at AWS_ENDPOINT_URL: the embedded local cloud,
+ * LocalStack, or AWS itself. Plain AWS SDK v3 only; every resource is uniquely named and deleted after.
+ */
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  TransactWriteItemsCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import {
+  DescribeStreamCommand as DescribeTableStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand as GetStreamRecordsCommand,
+  GetShardIteratorCommand as GetStreamShardIteratorCommand,
+} from "@aws-sdk/client-dynamodb-streams";
+import {
+  CreateStreamCommand,
+  DeleteStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from "@aws-sdk/client-kinesis";
+import {
+  CreateTopicCommand,
+  DeleteTopicCommand,
+  PublishCommand,
+  SNSClient,
+  SubscribeCommand,
+} from "@aws-sdk/client-sns";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
+import { uniqueName } from "../support/names.js";
+
+const sns = new SNSClient({});
+const sqs = new SQSClient({});
+const kinesis = new KinesisClient({});
+const dynamodb = new DynamoDBClient({});
+const dynamodbStreams = new DynamoDBStreamsClient({});
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  await Promise.allSettled(cleanups.reverse().map((cleanup) => cleanup()));
+});
+
+async function createQueue(name: string, attributes: Record<string, string> = {}) {
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  if (!QueueUrl) throw new Error(`CreateQueue returned no URL for ${name}`);
+  cleanups.push(() => sqs.send(new DeleteQueueCommand({ QueueUrl })));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  return { url: QueueUrl, arn: Attributes?.QueueArn as string };
+}
+
+async function createTopic(name: string, attributes: Record<string, string> = {}) {
+  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name, Attributes: attributes }));
+  if (!TopicArn) throw new Error(`CreateTopic returned no ARN for ${name}`);
+  cleanups.push(() => sns.send(new DeleteTopicCommand({ TopicArn })));
+  return TopicArn;
+}
+
+/** Subscribes a queue to a topic, with the queue policy real SNS needs to deliver. */
+async function subscribeQueue(
+  topicArn: string,
+  queue: { url: string; arn: string },
+  attributes: Record<string, string>,
+) {
+  const policy = {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: "sns.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: queue.arn,
+        Condition: { ArnEquals: { "aws:SourceArn": topicArn } },
+      },
+    ],
+  };
+  await sqs.send(
+    new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { Policy: JSON.stringify(policy) } }),
+  );
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: topicArn,
+      Protocol: "sqs",
+      Endpoint: queue.arn,
+      Attributes: attributes,
+      ReturnSubscriptionArn: true,
+    }),
+  );
+}
+
+async function receiveOne(queueUrl: string, waitSeconds = 2): Promise<Message | undefined> {
+  const { Messages } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 1,
+      WaitTimeSeconds: waitSeconds,
+      MessageSystemAttributeNames: ["All"],
+    }),
+  );
+  return Messages?.[0];
+}
+
+async function drain(queueUrl: string, expected: number): Promise<Message[]> {
+  const received: Message[] = [];
+  await eventually(`${expected} messages on ${queueUrl}`, async () => {
+    const message = await receiveOne(queueUrl, 1);
+    if (message) {
+      received.push(message);
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    }
+    return received.length >= expected ? received : undefined;
+  });
+  return received;
+}
+
+describe("SNS fan-out to SQS", () => {
+  it("delivers raw messages to every subscribed queue, and only matching ones through a filter policy", async () => {
+    const topicArn = await createTopic(uniqueName("conf-fanout"));
+    const everything = await createQueue(uniqueName("conf-all"));
+    const shippedOnly = await createQueue(uniqueName("conf-shipped"));
+    await subscribeQueue(topicArn, everything, { RawMessageDelivery: "true" });
+    await subscribeQueue(topicArn, shippedOnly, {
+      RawMessageDelivery: "true",
+      FilterPolicy: JSON.stringify({ type: ["order.shipped"] }),
+    });
+
+    const publish = (type: string, body: string) =>
+      sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Message: body,
+          MessageAttributes: { type: { DataType: "String", StringValue: type } },
+        }),
+      );
+    await publish("order.created", '{"order":"o-1","step":"created"}');
+    await publish("order.shipped", '{"order":"o-1","step":"shipped"}');
+
+    const all = await drain(everything.url, 2);
+    expect(all.map((message) => message.Body).sort()).toEqual([
+      '{"order":"o-1","step":"created"}',
+      '{"order":"o-1","step":"shipped"}',
+    ]);
+    const [shipped] = await drain(shippedOnly.url, 1);
+    expect(shipped?.Body).toBe('{"order":"o-1","step":"shipped"}');
+    expect(await receiveOne(shippedOnly.url, 1)).toBeUndefined();
+  });
+
+  it("filters on the message body when the filter policy scope is MessageBody", async () => {
+    const topicArn = await createTopic(uniqueName("conf-body-filter"));
+    const queue = await createQueue(uniqueName("conf-big-orders"));
+    await subscribeQueue(topicArn, queue, {
+      RawMessageDelivery: "true",
+      FilterPolicyScope: "MessageBody",
+      FilterPolicy: JSON.stringify({ payload: { total: [{ numeric: [">=", 100] }] } }),
+    });
+
+    await sns.send(new PublishCommand({ TopicArn: topicArn, Message: '{"payload":{"total":5}}' }));
+    await sns.send(new PublishCommand({ TopicArn: topicArn, Message: '{"payload":{"total":250}}' }));
+
+    const [big] = await drain(queue.url, 1);
+    expect(big?.Body).toBe('{"payload":{"total":250}}');
+    expect(await receiveOne(queue.url, 1)).toBeUndefined();
+  });
+
+  it("keeps order per message group and drops a repeated deduplication id, FIFO topic to FIFO queue", async () => {
+    const topicArn = await createTopic(uniqueName("conf-orders", ".fifo"), { FifoTopic: "true" });
+    const queue = await createQueue(uniqueName("conf-ordered", ".fifo"), { FifoQueue: "true" });
+    await subscribeQueue(topicArn, queue, { RawMessageDelivery: "true" });
+
+    const publish = (group: string, id: string) =>
+      sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Message: JSON.stringify({ group, id }),
+          MessageGroupId: group,
+          MessageDeduplicationId: id,
+        }),
+      );
+    await publish("customer-1", "m1");
+    await publish("customer-2", "m2");
+    await publish("customer-1", "m3");
+    await publish("customer-1", "m1"); // a producer retry: same deduplication id
+    await publish("customer-1", "m4");
+
+    const received = await drain(queue.url, 4);
+    const ids = (group: string) =>
+      received.map((message) => JSON.parse(message.Body ?? "{}")).filter((body) => body.group === group);
+    expect(ids("customer-1").map((body) => body.id)).toEqual(["m1", "m3", "m4"]);
+    expect(ids("customer-2").map((body) => body.id)).toEqual(["m2"]);
+    expect(received.every((message) => message.Attributes?.MessageGroupId !== undefined)).toBe(true);
+    expect(await receiveOne(queue.url, 1)).toBeUndefined();
+  });
+});
+
+describe("SQS redrive", () => {
+  it("moves a message to the dead-letter queue after maxReceiveCount receives", async () => {
+    const dlq = await createQueue(uniqueName("conf-dlq"));
+    const queue = await createQueue(uniqueName("conf-work"), {
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }),
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: "poison" }));
+
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const message = await eventually(`receive #${attempt}`, () => receiveOne(queue.url, 1));
+      expect(message.Attributes?.ApproximateReceiveCount).toBe(String(attempt));
+      // A failed attempt: make it visible again at once instead of waiting out the visibility timeout.
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queue.url,
+          ReceiptHandle: message.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    }
+
+    const deadLetter = await eventually("the message on the DLQ", async () => {
+      expect(await receiveOne(queue.url, 1)).toBeUndefined();
+      return receiveOne(dlq.url, 1);
+    });
+    expect(deadLetter.Body).toBe("poison");
+  });
+});
+
+describe("Kinesis", () => {
+  it("spreads partition keys over shards and returns each shard's records in order", async () => {
+    const streamName = uniqueName("conf-stream");
+    await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 2 }));
+    cleanups.push(() => kinesis.send(new DeleteStreamCommand({ StreamName: streamName })));
+    await eventually("the stream to become ACTIVE", async () => {
+      const { StreamDescriptionSummary } = await kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: streamName }),
+      );
+      return StreamDescriptionSummary?.StreamStatus === "ACTIVE" ? true : undefined;
+    });
+
+    const records = Array.from({ length: 120 }, (_, index) => ({
+      key: `customer-${index % 24}`,
+      sequence: Math.floor(index / 24),
+    }));
+    const { FailedRecordCount, Records } = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: streamName,
+        Records: records.map((record) => ({
+          PartitionKey: record.key,
+          Data: Buffer.from(JSON.stringify(record)),
+        })),
+      }),
+    );
+    expect(FailedRecordCount ?? 0).toBe(0);
+    expect(new Set(Records?.map((record) => record.ShardId)).size).toBe(2);
+
+    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+    expect(Shards).toHaveLength(2);
+    const read: Array<{ key: string; sequence: number }> = [];
+    for (const shard of Shards ?? []) {
+      const { ShardIterator } = await kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: streamName,
+          ShardId: shard.ShardId,
+          ShardIteratorType: "TRIM_HORIZON",
+        }),
+      );
+      const { Records: shardRecords = [] } = await kinesis.send(
+        new GetRecordsCommand({ ShardIterator, Limit: 1000 }),
+      );
+      const sequenceNumbers = shardRecords.map((record) => BigInt(record.SequenceNumber ?? "0"));
+      expect(sequenceNumbers).toEqual([...sequenceNumbers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      read.push(...shardRecords.map((record) => JSON.parse(Buffer.from(record.Data ?? []).toString())));
+    }
+
+    expect(read).toHaveLength(records.length);
+    for (const key of new Set(records.map((record) => record.key))) {
+      const sequences = read.filter((record) => record.key === key).map((record) => record.sequence);
+      expect(sequences, `order of ${key}`).toEqual([0, 1, 2, 3, 4]);
+    }
+  });
+});
+
+describe("DynamoDB", () => {
+  async function createTable() {
+    const tableName = uniqueName("conf-table");
+    const { TableDescription } = await dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+        StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
+      }),
+    );
+    cleanups.push(() => dynamodb.send(new DeleteTableCommand({ TableName: tableName })));
+    await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
+    return { tableName, streamArn: TableDescription?.LatestStreamArn };
+  }
+
+  it("rejects a conditional put on an existing key and returns the existing item", async () => {
+    const { tableName } = await createTable();
+    const claim = (owner: string) =>
+      dynamodb.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: { pk: { S: "message-1" }, owner: { S: owner } },
+          ConditionExpression: "attribute_not_exists(pk)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+    await claim("worker-a");
+
+    const rejection = await claim("worker-b").catch((error: unknown) => error);
+    expect(rejection).toMatchObject({
+      name: "ConditionalCheckFailedException",
+      Item: { pk: { S: "message-1" }, owner: { S: "worker-a" } },
+    });
+  });
+
+  it("cancels a transaction and says which action failed and why", async () => {
+    const { tableName } = await createTable();
+    await dynamodb.send(new PutItemCommand({ TableName: tableName, Item: { pk: { S: "taken" } } }));
+
+    const rejection = await dynamodb
+      .send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: { TableName: tableName, Item: { pk: { S: "fresh" } } } },
+            {
+              Put: {
+                TableName: tableName,
+                Item: { pk: { S: "taken" } },
+                ConditionExpression: "attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+              },
+            },
+          ],
+        }),
+      )
+      .catch((error: unknown) => error);
+
+    expect(rejection).toMatchObject({
+      name: "TransactionCanceledException",
+      CancellationReasons: [
+        { Code: "None" },
+        { Code: "ConditionalCheckFailed", Item: { pk: { S: "taken" } } },
+      ],
+    });
+  });
+
+  it("records each write on the table's stream", async () => {
+    const { tableName, streamArn } = await createTable();
+    expect(streamArn).toBeDefined();
+    await dynamodb.send(
+      new PutItemCommand({ TableName: tableName, Item: { pk: { S: "o-1" }, total: { N: "42" } } }),
+    );
+
+    const records = await eventually("a stream record", async () => {
+      const { StreamDescription } = await dynamodbStreams.send(
+        new DescribeTableStreamCommand({ StreamArn: streamArn }),
+      );
+      const found = [];
+      for (const shard of StreamDescription?.Shards ?? []) {
+        const { ShardIterator } = await dynamodbStreams.send(
+          new GetStreamShardIteratorCommand({
+            StreamArn: streamArn,
+            ShardId: shard.ShardId,
+            ShardIteratorType: "TRIM_HORIZON",
+          }),
+        );
+        const { Records = [] } = await dynamodbStreams.send(new GetStreamRecordsCommand({ ShardIterator }));
+        found.push(...Records);
+      }
+      return found.length > 0 ? found : undefined;
+    });
+    expect(records[0]).toMatchObject({
+      eventName: "INSERT",
+      dynamodb: { Keys: { pk: { S: "o-1" } }, NewImage: { pk: { S: "o-1" }, total: { N: "42" } } },
+    });
+  });
+});
