@@ -1,0 +1,55 @@
+/**
+ * Names shared by the CDK constructs (which set them) and the runtime (which reads them), so that the two
+ * sides cannot drift. Infra imports this file; it must stay free of runtime dependencies.
+ */
+
+/** Environment variables the constructs inject into consumer functions. */
+export const BROKER_ENV = {
+  /** The consumer group a function processes for; the first half of every dedup key. */
+  consumerGroup: "BROKER_CONSUMER_GROUP",
+  /** The group's dead-letter queue (SQS) or on-failure destination (Kinesis): where poison goes. */
+  deadLetterQueueUrl: "BROKER_DLQ_URL",
+  /** The source queue's redrive maxReceiveCount: on that attempt the runtime dead-letters with the reason. */
+  maxReceiveCount: "BROKER_MAX_RECEIVE_COUNT",
+  /** The dedup table (DynamoDB) of the exactly-once middleware. */
+  dedupTableName: "BROKER_DEDUP_TABLE_NAME",
+  /** How long a completed dedup record is kept, in seconds: at least the channel's redelivery window. */
+  dedupRetentionSeconds: "BROKER_DEDUP_RETENTION_SECONDS",
+} as const;
+
+/** Attribute names of the dedup table. */
+export const DEDUP_TABLE = {
+  partitionKey: "pk",
+  /** Epoch seconds; DynamoDB TTL deletes the item some time after. */
+  timeToLiveAttribute: "expiresAt",
+} as const;
+
+/** SNS message attributes the producers set (filter policies can match them). */
+export const MESSAGE_ATTRIBUTES = {
+  type: "type",
+} as const;
+
+/** SQS message attributes on a dead-lettered message, next to its original body. */
+export const DEAD_LETTER_ATTRIBUTES = {
+  reason: "broker.reason",
+  detail: "broker.detail",
+  consumerGroup: "broker.consumerGroup",
+  messageId: "broker.messageId",
+  source: "broker.source",
+  sourceRecordId: "broker.sourceRecordId",
+  failedAt: "broker.failedAt",
+  /** "base64" when the original body was binary (Kinesis data that is not UTF-8). */
+  bodyEncoding: "broker.bodyEncoding",
+} as const;
+
+/** Metric namespace of the runtime's CloudWatch EMF metrics. */
+export const METRICS_NAMESPACE = "ServerlessBroker";
+
+/** Names of the EMF metrics the consumer wrappers emit, per ConsumerGroup dimension. */
+export const CONSUMER_METRICS = {
+  processed: "MessagesProcessed",
+  failed: "MessagesFailed",
+  poison: "MessagesDeadLettered",
+  duplicates: "DuplicatesSkipped",
+  duration: "BatchDuration",
+} as const;

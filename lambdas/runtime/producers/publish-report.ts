@@ -1,0 +1,23 @@
+/** What happened to one message handed to a publisher. */
+export interface PublishResult {
+  /** The message (envelope) id. */
+  readonly id: string;
+  readonly status: "published" | "failed";
+  /** Calls it took part in, the successful one included. */
+  readonly attempts: number;
+  /** SNS MessageId; Kinesis sequence number and shard; FIFO sequence number. */
+  readonly receipt?: {
+    readonly messageId?: string;
+    readonly sequenceNumber?: string;
+    readonly shardId?: string;
+  };
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** A result for every message, in the order they were given. */
+export interface PublishReport {
+  /** The topic ARN or stream name. */
+  readonly destination: string;
+  readonly results: readonly PublishResult[];
+  readonly failed: readonly PublishResult[];
+}
