@@ -1,0 +1,114 @@
+import { createHash } from "node:crypto";
+import { MESSAGE_ATTRIBUTES } from "../constants.js";
+import { isEnvelope, type MessageEnvelope } from "../envelope.js";
+import { POISON_REASONS, type PoisonReason } from "../errors.js";
+import { type StandardSchemaV1, validate } from "../schema.js";
+import type { Decoded } from "./engine-record.js";
+
+export interface EnvelopeDecoding<TPayload> {
+  readonly maxBodyBytes: number;
+  readonly schema?: StandardSchemaV1<unknown, TPayload>;
+  /**
+   * `envelope`: the body is a MessageEnvelope (what this library's producers write).
+   * `json`: any JSON body; it becomes the payload of an envelope built from the record (`fallback`).
+   */
+  readonly format: "envelope" | "json";
+}
+
+/** What the record itself knows, for the `json` format: its id, time and key. */
+export interface EnvelopeFallback {
+  readonly id: string;
+  readonly occurredAt: string;
+  readonly key?: string;
+  readonly type?: string;
+}
+
+/**
+ * Turns a body into a typed envelope, or says why it is poison: too large, not JSON, not an envelope, or
+ * not what the schema expects. An SNS notification (subscription without raw delivery) is unwrapped.
+ */
+export async function decodeEnvelope<TPayload>(
+  body: string,
+  decoding: EnvelopeDecoding<TPayload>,
+  fallback: EnvelopeFallback,
+): Promise<Decoded<MessageEnvelope<TPayload>>> {
+  const bytes = Buffer.byteLength(body);
+  if (bytes > decoding.maxBodyBytes) {
+    return poison(
+      POISON_REASONS.tooLarge,
+      `${bytes} bytes exceeds the consumer's limit of ${decoding.maxBodyBytes}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    return poison(POISON_REASONS.notJson, (error as Error).message);
+  }
+  let type = fallback.type;
+  if (isSnsNotification(parsed)) {
+    type = parsed.MessageAttributes?.[MESSAGE_ATTRIBUTES.type]?.Value ?? type;
+    try {
+      parsed = JSON.parse(parsed.Message);
+    } catch (error) {
+      return poison(POISON_REASONS.notJson, `SNS Message: ${(error as Error).message}`);
+    }
+  }
+
+  let envelope: MessageEnvelope;
+  if (decoding.format === "json") {
+    envelope = {
+      id: fallback.id,
+      type: type ?? "unknown",
+      occurredAt: fallback.occurredAt,
+      payload: parsed,
+      ...(fallback.key === undefined ? {} : { key: fallback.key }),
+    };
+  } else if (isEnvelope(parsed)) {
+    envelope = parsed;
+  } else {
+    return poison(
+      POISON_REASONS.notAnEnvelope,
+      'expected a JSON object with id, type, occurredAt and payload (set format: "json" to consume plain JSON)',
+    );
+  }
+
+  if (decoding.schema) {
+    const result = await validate(decoding.schema, envelope.payload);
+    if (!result.ok) return poison(POISON_REASONS.schemaMismatch, result.issues, envelope.id);
+    envelope = { ...envelope, payload: result.value };
+  }
+  return {
+    ok: true,
+    message: envelope as MessageEnvelope<TPayload>,
+    messageId: envelope.id,
+    fingerprint: fingerprintOf(body),
+  };
+}
+
+/** A hash of the message's content, stable across redeliveries of the same bytes. */
+export function fingerprintOf(content: string): string {
+  return createHash("sha256").update(content).digest("base64url").slice(0, 22);
+}
+
+function poison(reason: PoisonReason, detail: string, messageId?: string): Decoded<never> {
+  return { ok: false, reason, detail, ...(messageId ? { messageId } : {}) };
+}
+
+interface SnsNotification {
+  readonly Type: "Notification";
+  readonly Message: string;
+  readonly TopicArn: string;
+  readonly MessageAttributes?: Record<string, { Type: string; Value: string }>;
+}
+
+function isSnsNotification(value: unknown): value is SnsNotification {
+  const candidate = value as Partial<SnsNotification> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    candidate.Type === "Notification" &&
+    typeof candidate.Message === "string" &&
+    typeof candidate.TopicArn === "string"
+  );
+}

@@ -1,0 +1,80 @@
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import type { MessageEnvelope } from "../envelope.js";
+import { POISON_REASONS } from "../errors.js";
+import { type BatchHandler, batchHandler } from "./batch-engine.js";
+import { type EnvelopeConsumerOptions, resolveConsumer } from "./consumer-options.js";
+import { decodeEnvelope, type EnvelopeDecoding } from "./decode-envelope.js";
+import type { EngineRecord } from "./engine-record.js";
+
+export interface KinesisConsumerOptions<TPayload> extends EnvelopeConsumerOptions<TPayload> {
+  /**
+   * `shard`: the batch runs in shard order and stops at the first failure; Lambda resumes from it.
+   * `key`: each partition key runs in order and only the failed key stops; other keys finish the batch.
+   * Lambda still resumes from the lowest failed record, so their records after it run again: pair `key`
+   * with dedup (`dynamoDbDedup`) to skip those replays.
+   * @default "shard"
+   */
+  readonly ordering?: "shard" | "key";
+  /** Partition keys processed at once with `ordering: "key"`. @default 10 */
+  readonly concurrency?: number;
+}
+
+export type KinesisConsumer = BatchHandler<KinesisStreamEvent, KinesisStreamBatchResponse>;
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A Lambda handler for a Kinesis event source with ReportBatchItemFailures. Records run in order; at the
+ * first failure processing stops (for the shard, or only for that key) and the failed sequence numbers
+ * are reported, so Lambda checkpoints before them and nothing after runs out of order. Poison goes to the
+ * group's on-failure queue with its reason and the stream flows on.
+ */
+export function kinesisConsumer<TPayload = unknown>(
+  options: KinesisConsumerOptions<TPayload>,
+): KinesisConsumer {
+  const resolved = resolveConsumer("kinesisConsumer", options);
+  const ordering = options.ordering ?? "shard";
+  const decoding: EnvelopeDecoding<TPayload> = {
+    maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
+    format: options.format ?? "envelope",
+    ...(options.schema ? { schema: options.schema } : {}),
+  };
+  const config = {
+    ...resolved,
+    handler: options.handler,
+    concurrency: options.concurrency ?? 10,
+    maxAttempts: undefined,
+  };
+
+  const toEngineRecord = (record: KinesisStreamRecord): EngineRecord<MessageEnvelope<TPayload>> => {
+    const { sequenceNumber, partitionKey, data } = record.kinesis;
+    const shardId = record.eventID.slice(0, record.eventID.indexOf(":")) || record.eventID;
+    let body: string | undefined;
+    try {
+      body = utf8.decode(Buffer.from(data, "base64"));
+    } catch {
+      body = undefined;
+    }
+    return {
+      itemIdentifier: sequenceNumber,
+      lane: ordering === "shard" ? shardId : partitionKey,
+      attempt: undefined,
+      source: record.eventSourceARN,
+      shardId,
+      sequenceNumber,
+      original: body === undefined ? { body: data, encoding: "base64" } : { body },
+      decode: async () =>
+        body === undefined
+          ? { ok: false, reason: POISON_REASONS.notJson, detail: "the record's data is not UTF-8 text" }
+          : decodeEnvelope(body, decoding, {
+              id: record.eventID,
+              occurredAt: new Date(record.kinesis.approximateArrivalTimestamp * 1000).toISOString(),
+              key: partitionKey,
+            }),
+    };
+  };
+  return batchHandler<KinesisStreamEvent, KinesisStreamRecord, MessageEnvelope<TPayload>>(
+    config,
+    toEngineRecord,
+  );
+}

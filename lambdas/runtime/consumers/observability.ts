@@ -1,0 +1,95 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { CONSUMER_METRICS, METRICS_NAMESPACE } from "../constants.js";
+import type { PoisonReason } from "../errors.js";
+
+/** What one batch came to. */
+export interface BatchSummary {
+  readonly group: string;
+  readonly source: string;
+  readonly received: number;
+  readonly processed: number;
+  /** Acknowledged without running: duplicates, already-checkpointed records. */
+  readonly skipped: number;
+  /** Reported back for redelivery: failed, waiting behind a failure, or claimed elsewhere. */
+  readonly failed: number;
+  readonly deadLettered: number;
+  readonly deadLetterReasons: Readonly<Partial<Record<PoisonReason, number>>>;
+  readonly durationMs: number;
+}
+
+export interface RecordEvent {
+  readonly group: string;
+  readonly sourceRecordId: string;
+  readonly messageId?: string;
+  readonly attempt?: number;
+}
+
+/** Where the consumer wrappers report; the default logs with Powertools Logger and emits EMF metrics. */
+export interface ConsumerObserver {
+  recordFailed(event: RecordEvent & { readonly error: unknown }): void;
+  recordDeadLettered(event: RecordEvent & { readonly reason: PoisonReason; readonly detail: string }): void;
+  /** The record could not be dead-lettered either; it is reported failed so that it is not lost. */
+  deadLetterFailed(event: RecordEvent & { readonly reason: PoisonReason; readonly error: unknown }): void;
+  batchCompleted(summary: BatchSummary): void;
+}
+
+const loggers = new Map<string, Logger>();
+
+/** The group's logger: JSON lines, level from POWERTOOLS_LOG_LEVEL. */
+export function consumerLogger(group: string): Logger {
+  let logger = loggers.get(group);
+  if (!logger) {
+    logger = new Logger({ serviceName: "serverless-broker", persistentKeys: { consumerGroup: group } });
+    loggers.set(group, logger);
+  }
+  return logger;
+}
+
+/**
+ * Logs a line per failure and per dead letter and one per batch, and emits the counts and duration as
+ * CloudWatch EMF metrics with a ConsumerGroup dimension. Nothing per successful record: that would cost
+ * more than the processing it reports.
+ */
+export class PowertoolsObserver implements ConsumerObserver {
+  private readonly logger: Logger;
+  private readonly metrics: Metrics;
+
+  constructor(group: string) {
+    this.logger = consumerLogger(group);
+    this.metrics = new Metrics({
+      namespace: METRICS_NAMESPACE,
+      serviceName: "serverless-broker",
+      defaultDimensions: { ConsumerGroup: group },
+    });
+  }
+
+  recordFailed({ error, ...event }: RecordEvent & { error: unknown }): void {
+    this.logger.warn("message failed; it will be redelivered", { ...event, error: describeError(error) });
+  }
+
+  recordDeadLettered(event: RecordEvent & { reason: PoisonReason; detail: string }): void {
+    this.logger.error("message dead-lettered", { ...event });
+  }
+
+  deadLetterFailed({ error, ...event }: RecordEvent & { reason: PoisonReason; error: unknown }): void {
+    this.logger.error("could not dead-letter a message; reporting it failed so it is redelivered", {
+      ...event,
+      error: describeError(error),
+    });
+  }
+
+  batchCompleted(summary: BatchSummary): void {
+    this.logger.info("batch processed", { ...summary });
+    this.metrics.addMetric(CONSUMER_METRICS.processed, MetricUnit.Count, summary.processed);
+    this.metrics.addMetric(CONSUMER_METRICS.failed, MetricUnit.Count, summary.failed);
+    this.metrics.addMetric(CONSUMER_METRICS.poison, MetricUnit.Count, summary.deadLettered);
+    this.metrics.addMetric(CONSUMER_METRICS.duplicates, MetricUnit.Count, summary.skipped);
+    this.metrics.addMetric(CONSUMER_METRICS.duration, MetricUnit.Milliseconds, summary.durationMs);
+    this.metrics.publishStoredMetrics();
+  }
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,53 @@
+import type { Context } from "aws-lambda";
+import type { PoisonReason } from "../errors.js";
+import type { HandlerContext } from "./handler-context.js";
+
+/** A decoded record as a guard sees it. */
+export interface GuardedRecord {
+  /** The dedup id: the envelope id (or the custom key). */
+  readonly messageId: string;
+  /** A hash of the message's content, to tell a replay from a different message reusing the id. */
+  readonly fingerprint: string;
+  readonly sourceRecordId: string;
+  /** Kinesis / DynamoDB Streams: the shard; SQS: undefined. */
+  readonly shardId?: string;
+  /** Sequence number on ordered streams. */
+  readonly sequenceNumber?: string;
+}
+
+/** What a guard decides for one record before its handler may run. */
+export type Admission =
+  | { readonly kind: "run"; readonly claim?: unknown }
+  /** Already processed: acknowledge without running. */
+  | { readonly kind: "skip"; readonly reason: string }
+  /** Being processed elsewhere right now: report a batch failure so the record comes back later. */
+  | { readonly kind: "retry-later"; readonly reason: string }
+  | { readonly kind: "poison"; readonly reason: PoisonReason; readonly detail: string };
+
+export type SettledOutcome = "processed" | "failed" | "dead-lettered" | "not-run";
+
+export interface BatchInfo {
+  readonly group: string;
+  readonly source: string;
+  readonly lambdaContext: Context | undefined;
+}
+
+/**
+ * Decides which records of a batch run, wraps each run, and records what happened: the seam where
+ * exactly-once processing (dedup claims, Kinesis checkpoints, transactions) plugs into every consumer.
+ */
+export interface ProcessingGuard {
+  /** Once per batch, before any handler: a decision per record, in order. */
+  admit(records: readonly GuardedRecord[], batch: BatchInfo): Promise<Admission[]>;
+  /** Runs one admitted record; a transactional guard commits the handler's writes with its completion. */
+  run(
+    record: GuardedRecord,
+    admission: Admission & { kind: "run" },
+    invoke: (extras: Pick<HandlerContext, "transaction">) => Promise<void>,
+  ): Promise<void>;
+  /** Once per batch, after every handler: complete the processed, release the rest. Must not throw. */
+  settle(
+    settled: ReadonlyArray<{ record: GuardedRecord; admission: Admission; outcome: SettledOutcome }>,
+    batch: BatchInfo,
+  ): Promise<void>;
+}

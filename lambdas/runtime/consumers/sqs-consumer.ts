@@ -1,0 +1,69 @@
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { BROKER_ENV, MESSAGE_ATTRIBUTES } from "../constants.js";
+import type { MessageEnvelope } from "../envelope.js";
+import { type BatchHandler, batchHandler } from "./batch-engine.js";
+import { type EnvelopeConsumerOptions, positiveInteger, resolveConsumer } from "./consumer-options.js";
+import { decodeEnvelope, type EnvelopeDecoding } from "./decode-envelope.js";
+import type { EngineRecord } from "./engine-record.js";
+
+export interface SqsConsumerOptions<TPayload> extends EnvelopeConsumerOptions<TPayload> {
+  /** Messages (standard queue) or message groups (FIFO queue) processed at once. @default 10 */
+  readonly concurrency?: number;
+  /**
+   * The queue's redrive maxReceiveCount: a message still failing on that receive is dead-lettered by the
+   * wrapper, with the error as its reason. @default - the BROKER_MAX_RECEIVE_COUNT environment variable
+   */
+  readonly maxReceiveCount?: number;
+}
+
+export type SqsConsumer = BatchHandler<SQSEvent, SQSBatchResponse>;
+
+/**
+ * A Lambda handler for an SQS event source with ReportBatchItemFailures. Standard queue: messages run
+ * concurrently and exactly the failed ones are reported. FIFO queue: each message group runs in order, and
+ * after a failure every later message of that group in the batch is reported failed without running,
+ * while other groups carry on.
+ *
+ * ```ts
+ * export const handler = sqsConsumer({
+ *   schema: OrderPlaced,
+ *   handler: async (message, { logger }) => { await bill(message.payload); },
+ * });
+ * ```
+ */
+export function sqsConsumer<TPayload = unknown>(options: SqsConsumerOptions<TPayload>): SqsConsumer {
+  const resolved = resolveConsumer("sqsConsumer", options);
+  const decoding: EnvelopeDecoding<TPayload> = {
+    maxBodyBytes: options.maxBodyBytes ?? 262_144,
+    format: options.format ?? "envelope",
+    ...(options.schema ? { schema: options.schema } : {}),
+  };
+  const config = {
+    ...resolved,
+    handler: options.handler,
+    concurrency: options.concurrency ?? 10,
+    maxAttempts:
+      options.maxReceiveCount ??
+      positiveInteger(BROKER_ENV.maxReceiveCount, process.env[BROKER_ENV.maxReceiveCount]),
+  };
+  const toEngineRecord = (record: SQSRecord): EngineRecord<MessageEnvelope<TPayload>> => {
+    const groupId = record.attributes.MessageGroupId;
+    const type = record.messageAttributes?.[MESSAGE_ATTRIBUTES.type]?.stringValue;
+    return {
+      itemIdentifier: record.messageId,
+      lane: groupId,
+      attempt: Number(record.attributes.ApproximateReceiveCount) || undefined,
+      source: record.eventSourceARN,
+      ...(groupId ? { messageGroupId: groupId } : {}),
+      original: { body: record.body },
+      decode: () =>
+        decodeEnvelope(record.body, decoding, {
+          id: record.messageId,
+          occurredAt: new Date(Number(record.attributes.SentTimestamp) || Date.now()).toISOString(),
+          ...(groupId ? { key: groupId } : {}),
+          ...(type ? { type } : {}),
+        }),
+    };
+  };
+  return batchHandler<SQSEvent, SQSRecord, MessageEnvelope<TPayload>>(config, toEngineRecord);
+}
