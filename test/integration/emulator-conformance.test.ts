@@ -16,129 +16,36 @@ import {
   GetRecordsCommand as GetStreamRecordsCommand,
   GetShardIteratorCommand as GetStreamShardIteratorCommand,
 } from "@aws-sdk/client-dynamodb-streams";
-import {
-  CreateStreamCommand,
-  DeleteStreamCommand,
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-  PutRecordsCommand,
-} from "@aws-sdk/client-kinesis";
-import {
-  CreateTopicCommand,
-  DeleteTopicCommand,
-  PublishCommand,
-  SNSClient,
-  SubscribeCommand,
-} from "@aws-sdk/client-sns";
-import {
-  ChangeMessageVisibilityCommand,
-  CreateQueueCommand,
-  DeleteMessageCommand,
-  DeleteQueueCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SetQueueAttributesCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { GetRecordsCommand, GetShardIteratorCommand, PutRecordsCommand } from "@aws-sdk/client-kinesis";
+import { PublishCommand } from "@aws-sdk/client-sns";
+import { ChangeMessageVisibilityCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { uniqueName } from "../support/names.js";
+import {
+  Cleanup,
+  createQueue,
+  createStream,
+  createTopic,
+  drain,
+  kinesis,
+  receiveOne,
+  sns,
+  sqs,
+  subscribeQueue,
+} from "../support/resources.js";
 
-const sns = new SNSClient({});
-const sqs = new SQSClient({});
-const kinesis = new KinesisClient({});
 const dynamodb = new DynamoDBClient({});
 const dynamodbStreams = new DynamoDBStreamsClient({});
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  await Promise.allSettled(cleanups.reverse().map((cleanup) => cleanup()));
-});
-
-async function createQueue(name: string, attributes: Record<string, string> = {}) {
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-  if (!QueueUrl) throw new Error(`CreateQueue returned no URL for ${name}`);
-  cleanups.push(() => sqs.send(new DeleteQueueCommand({ QueueUrl })));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
-  );
-  return { url: QueueUrl, arn: Attributes?.QueueArn as string };
-}
-
-async function createTopic(name: string, attributes: Record<string, string> = {}) {
-  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name, Attributes: attributes }));
-  if (!TopicArn) throw new Error(`CreateTopic returned no ARN for ${name}`);
-  cleanups.push(() => sns.send(new DeleteTopicCommand({ TopicArn })));
-  return TopicArn;
-}
-
-/** Subscribes a queue to a topic, with the queue policy real SNS needs to deliver. */
-async function subscribeQueue(
-  topicArn: string,
-  queue: { url: string; arn: string },
-  attributes: Record<string, string>,
-) {
-  const policy = {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Service: "sns.amazonaws.com" },
-        Action: "sqs:SendMessage",
-        Resource: queue.arn,
-        Condition: { ArnEquals: { "aws:SourceArn": topicArn } },
-      },
-    ],
-  };
-  await sqs.send(
-    new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { Policy: JSON.stringify(policy) } }),
-  );
-  await sns.send(
-    new SubscribeCommand({
-      TopicArn: topicArn,
-      Protocol: "sqs",
-      Endpoint: queue.arn,
-      Attributes: attributes,
-      ReturnSubscriptionArn: true,
-    }),
-  );
-}
-
-async function receiveOne(queueUrl: string, waitSeconds = 2): Promise<Message | undefined> {
-  const { Messages } = await sqs.send(
-    new ReceiveMessageCommand({
-      QueueUrl: queueUrl,
-      MaxNumberOfMessages: 1,
-      WaitTimeSeconds: waitSeconds,
-      MessageSystemAttributeNames: ["All"],
-    }),
-  );
-  return Messages?.[0];
-}
-
-async function drain(queueUrl: string, expected: number): Promise<Message[]> {
-  const received: Message[] = [];
-  await eventually(`${expected} messages on ${queueUrl}`, async () => {
-    const message = await receiveOne(queueUrl, 1);
-    if (message) {
-      received.push(message);
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
-    }
-    return received.length >= expected ? received : undefined;
-  });
-  return received;
-}
+const cleanup = new Cleanup();
+afterAll(() => cleanup.run());
 
 describe("SNS fan-out to SQS", () => {
   it("delivers raw messages to every subscribed queue, and only matching ones through a filter policy", async () => {
-    const topicArn = await createTopic(uniqueName("conf-fanout"));
-    const everything = await createQueue(uniqueName("conf-all"));
-    const shippedOnly = await createQueue(uniqueName("conf-shipped"));
+    const topicArn = await createTopic(cleanup, "conf-fanout");
+    const everything = await createQueue(cleanup, "conf-all");
+    const shippedOnly = await createQueue(cleanup, "conf-shipped");
     await subscribeQueue(topicArn, everything, { RawMessageDelivery: "true" });
     await subscribeQueue(topicArn, shippedOnly, {
       RawMessageDelivery: "true",
@@ -167,8 +74,8 @@ describe("SNS fan-out to SQS", () => {
   });
 
   it("filters on the message body when the filter policy scope is MessageBody", async () => {
-    const topicArn = await createTopic(uniqueName("conf-body-filter"));
-    const queue = await createQueue(uniqueName("conf-big-orders"));
+    const topicArn = await createTopic(cleanup, "conf-body-filter");
+    const queue = await createQueue(cleanup, "conf-big-orders");
     await subscribeQueue(topicArn, queue, {
       RawMessageDelivery: "true",
       FilterPolicyScope: "MessageBody",
@@ -184,8 +91,8 @@ describe("SNS fan-out to SQS", () => {
   });
 
   it("keeps order per message group and drops a repeated deduplication id, FIFO topic to FIFO queue", async () => {
-    const topicArn = await createTopic(uniqueName("conf-orders", ".fifo"), { FifoTopic: "true" });
-    const queue = await createQueue(uniqueName("conf-ordered", ".fifo"), { FifoQueue: "true" });
+    const topicArn = await createTopic(cleanup, "conf-orders", true);
+    const queue = await createQueue(cleanup, "conf-ordered", { FifoQueue: "true" });
     await subscribeQueue(topicArn, queue, { RawMessageDelivery: "true" });
 
     const publish = (group: string, id: string) =>
@@ -215,8 +122,8 @@ describe("SNS fan-out to SQS", () => {
 
 describe("SQS redrive", () => {
   it("moves a message to the dead-letter queue after maxReceiveCount receives", async () => {
-    const dlq = await createQueue(uniqueName("conf-dlq"));
-    const queue = await createQueue(uniqueName("conf-work"), {
+    const dlq = await createQueue(cleanup, "conf-dlq");
+    const queue = await createQueue(cleanup, "conf-work", {
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }),
     });
     await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: "poison" }));
@@ -244,15 +151,7 @@ describe("SQS redrive", () => {
 
 describe("Kinesis", () => {
   it("spreads partition keys over shards and returns each shard's records in order", async () => {
-    const streamName = uniqueName("conf-stream");
-    await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 2 }));
-    cleanups.push(() => kinesis.send(new DeleteStreamCommand({ StreamName: streamName })));
-    await eventually("the stream to become ACTIVE", async () => {
-      const { StreamDescriptionSummary } = await kinesis.send(
-        new DescribeStreamSummaryCommand({ StreamName: streamName }),
-      );
-      return StreamDescriptionSummary?.StreamStatus === "ACTIVE" ? true : undefined;
-    });
+    const { streamName, shardIds } = await createStream(cleanup, "conf-stream", 2);
 
     const records = Array.from({ length: 120 }, (_, index) => ({
       key: `customer-${index % 24}`,
@@ -270,14 +169,13 @@ describe("Kinesis", () => {
     expect(FailedRecordCount ?? 0).toBe(0);
     expect(new Set(Records?.map((record) => record.ShardId)).size).toBe(2);
 
-    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
-    expect(Shards).toHaveLength(2);
+    expect(shardIds).toHaveLength(2);
     const read: Array<{ key: string; sequence: number }> = [];
-    for (const shard of Shards ?? []) {
+    for (const shardId of shardIds) {
       const { ShardIterator } = await kinesis.send(
         new GetShardIteratorCommand({
           StreamName: streamName,
-          ShardId: shard.ShardId,
+          ShardId: shardId,
           ShardIteratorType: "TRIM_HORIZON",
         }),
       );
@@ -309,7 +207,7 @@ describe("DynamoDB", () => {
         StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
       }),
     );
-    cleanups.push(() => dynamodb.send(new DeleteTableCommand({ TableName: tableName })));
+    cleanup.add(() => dynamodb.send(new DeleteTableCommand({ TableName: tableName })));
     await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
     return { tableName, streamArn: TableDescription?.LatestStreamArn };
   }
