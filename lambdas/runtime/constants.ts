@@ -45,6 +45,9 @@ export const DEAD_LETTER_ATTRIBUTES = {
 /** Metric namespace of the runtime's CloudWatch EMF metrics. */
 export const METRICS_NAMESPACE = "ServerlessBroker";
 
+/** The `service` dimension Powertools Metrics adds to every metric, next to ConsumerGroup. */
+export const METRICS_SERVICE = "serverless-broker";
+
 /** Names of the EMF metrics the consumer wrappers emit, per ConsumerGroup dimension. */
 export const CONSUMER_METRICS = {
   processed: "MessagesProcessed",

@@ -1,6 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { CONSUMER_METRICS, METRICS_NAMESPACE } from "../constants.js";
+import { CONSUMER_METRICS, METRICS_NAMESPACE, METRICS_SERVICE } from "../constants.js";
 import type { PoisonReason } from "../errors.js";
 
 /** What one batch came to. */
@@ -40,7 +40,7 @@ const loggers = new Map<string, Logger>();
 export function consumerLogger(group: string): Logger {
   let logger = loggers.get(group);
   if (!logger) {
-    logger = new Logger({ serviceName: "serverless-broker", persistentKeys: { consumerGroup: group } });
+    logger = new Logger({ serviceName: METRICS_SERVICE, persistentKeys: { consumerGroup: group } });
     loggers.set(group, logger);
   }
   return logger;
@@ -59,7 +59,7 @@ export class PowertoolsObserver implements ConsumerObserver {
     this.logger = consumerLogger(group);
     this.metrics = new Metrics({
       namespace: METRICS_NAMESPACE,
-      serviceName: "serverless-broker",
+      serviceName: METRICS_SERVICE,
       defaultDimensions: { ConsumerGroup: group },
     });
   }

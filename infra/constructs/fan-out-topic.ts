@@ -1,0 +1,217 @@
+import { Duration } from "aws-cdk-lib";
+import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
+import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
+import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
+import { Construct } from "constructs";
+import { requireNewGroupName } from "./consumer-group-name.js";
+import type { DedupTable } from "./dedup-table.js";
+import { QueueConsumerGroup, type QueueConsumerGroupOptions } from "./queue-consumer-group.js";
+import { fail, requireIntegerInRange } from "./validation.js";
+
+/** What a fan-out topic shares with one imported from elsewhere. */
+export interface FanOutTopicCommonProps {
+  /** Injected into every consumer function of the topic's groups, for exactly-once processing. @default - no dedup table */
+  readonly dedupTable?: DedupTable;
+  /** Where the groups' alarms notify (an SNS action, say). @default - alarms without actions */
+  readonly alarmAction?: IAlarmAction;
+}
+
+export interface FanOutTopicProps extends FanOutTopicCommonProps {
+  /** A FIFO topic: ordered per message group, exactly-once delivery to FIFO queues. @default false */
+  readonly fifo?: boolean;
+  /** FIFO only: deduplicate by a hash of the body when a message has no deduplication id. @default false */
+  readonly contentBasedDeduplication?: boolean;
+  /** FIFO only: archive messages for this many days (1 to 365), so that subscriptions can replay them. @default - no archive */
+  readonly archiveRetentionDays?: number;
+  /** The KMS key that encrypts the topic. @default - a new customer-managed key with rotation */
+  readonly encryptionKey?: IKey;
+  /**
+   * The KMS key that encrypts the groups' queues and dead-letter queues. SNS must be allowed to use it,
+   * which the subscriptions arrange on a customer-managed key; an AWS-managed key such as alias/aws/sqs
+   * cannot be opened to SNS, and delivery would fail (aws-cdk#19796). It is not the topic's key: that
+   * key's policy would then name the topic that uses it, a circular dependency.
+   * @default - a new customer-managed key with rotation
+   */
+  readonly queueEncryptionKey?: IKey;
+  /** @default - none */
+  readonly displayName?: string;
+}
+
+export type ConsumerGroupListener = (group: QueueConsumerGroup) => void;
+
+/** A topic with consumer groups: created by this app or imported. */
+export interface IFanOutTopic extends Construct {
+  readonly topic: ITopic;
+  readonly fifo: boolean;
+  readonly consumerGroups: readonly QueueConsumerGroup[];
+  addConsumerGroup(name: string, options?: QueueConsumerGroupOptions): QueueConsumerGroup;
+  grantPublish(grantee: IGrantable): Grant;
+  /** Calls `listener` for every group, those there now and those added later (dashboards use it). */
+  onConsumerGroup(listener: ConsumerGroupListener): void;
+  metricPublished(props?: MetricOptions): Metric;
+}
+
+abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
+  abstract readonly topic: ITopic;
+  abstract readonly fifo: boolean;
+  private readonly groups: QueueConsumerGroup[] = [];
+  private readonly listeners: ConsumerGroupListener[] = [];
+
+  protected constructor(
+    scope: Construct,
+    id: string,
+    private readonly common: FanOutTopicCommonProps,
+  ) {
+    super(scope, id);
+  }
+
+  /** The key the groups' queues are encrypted with. */
+  protected abstract get queueKey(): IKey;
+
+  get consumerGroups(): readonly QueueConsumerGroup[] {
+    return this.groups;
+  }
+
+  /**
+   * Adds a consumer group: its own queue and dead-letter queue subscribed to this topic, optionally
+   * filtered, optionally consumed by a Lambda function. Every group receives its own copy of each message.
+   */
+  addConsumerGroup(name: string, options: QueueConsumerGroupOptions = {}): QueueConsumerGroup {
+    requireNewGroupName(
+      this,
+      name,
+      this.groups.map((group) => group.name),
+    );
+    const group = new QueueConsumerGroup(this, name, {
+      ...options,
+      name,
+      topic: this.topic,
+      fifo: this.fifo,
+      encryptionKey: this.queueKey,
+      ...(this.common.dedupTable ? { dedupTable: this.common.dedupTable } : {}),
+      ...(this.common.alarmAction ? { alarmAction: this.common.alarmAction } : {}),
+    });
+    this.groups.push(group);
+    for (const listener of this.listeners) listener(group);
+    return group;
+  }
+
+  /** Lets `grantee` publish to this topic only: sns:Publish, and the KMS actions its key needs. */
+  grantPublish(grantee: IGrantable): Grant {
+    return this.topic.grantPublish(grantee);
+  }
+
+  onConsumerGroup(listener: ConsumerGroupListener): void {
+    this.listeners.push(listener);
+    for (const group of this.groups) listener(group);
+  }
+
+  /** Messages published to the topic (sum over 1 minute). */
+  metricPublished(props?: MetricOptions): Metric {
+    return this.topic.metricNumberOfMessagesPublished({ period: Duration.minutes(1), ...props });
+  }
+
+  /** Deliveries SNS failed to make (sum over 1 minute). */
+  metricDeliveryFailures(props?: MetricOptions): Metric {
+    return this.topic.metricNumberOfNotificationsFailed({ period: Duration.minutes(1), ...props });
+  }
+}
+
+/**
+ * An SNS topic (standard or FIFO) that fans out to consumer groups, each an SQS queue of its own.
+ * Encrypted with a KMS key that SNS may use for its queues, TLS required for publishers.
+ *
+ * ```ts
+ * const orders = new FanOutTopic(this, "Orders");
+ * orders.addConsumerGroup("billing", { consumer: billingFunction });
+ * orders.addConsumerGroup("shipping", {
+ *   consumer: shippingFunction,
+ *   filterPolicy: { type: SubscriptionFilter.stringFilter({ allowlist: ["order.paid"] }) },
+ * });
+ * orders.grantPublish(checkoutFunction);
+ * ```
+ */
+export class FanOutTopic extends FanOutTopicBase {
+  /**
+   * A topic created elsewhere, to add consumer groups to (their queues live in this stack, under a new
+   * key). Name the topic's key in `topicEncryptionKey` if it has one, so that grantPublish covers it.
+   */
+  static fromTopicArn(
+    scope: Construct,
+    id: string,
+    topicArn: string,
+    props: FanOutTopicCommonProps & { readonly topicEncryptionKey?: IKey } = {},
+  ): IFanOutTopic {
+    return new ImportedFanOutTopic(scope, id, topicArn, props);
+  }
+
+  readonly topic: Topic;
+  readonly fifo: boolean;
+  readonly encryptionKey: IKey;
+  readonly queueEncryptionKey: IKey;
+
+  constructor(scope: Construct, id: string, props: FanOutTopicProps = {}) {
+    super(scope, id, props);
+    this.fifo = props.fifo ?? false;
+    if (!this.fifo && props.contentBasedDeduplication) {
+      fail(this, "contentBasedDeduplication is for FIFO topics only; set fifo: true or remove it.");
+    }
+    if (!this.fifo && props.archiveRetentionDays !== undefined) {
+      fail(
+        this,
+        "archiveRetentionDays (message archiving) is for FIFO topics only; set fifo: true or remove it.",
+      );
+    }
+    requireIntegerInRange(this, "archiveRetentionDays", props.archiveRetentionDays, 1, 365);
+    this.encryptionKey =
+      props.encryptionKey ??
+      new Key(this, "Key", { enableKeyRotation: true, description: `Encrypts the topic ${this.node.path}` });
+    this.queueEncryptionKey =
+      props.queueEncryptionKey ??
+      new Key(this, "QueueKey", {
+        enableKeyRotation: true,
+        description: `Encrypts the consumer group queues of ${this.node.path}`,
+      });
+    this.topic = new Topic(this, "Topic", {
+      fifo: this.fifo,
+      masterKey: this.encryptionKey,
+      enforceSSL: true,
+      ...(props.displayName ? { displayName: props.displayName } : {}),
+      ...(props.contentBasedDeduplication ? { contentBasedDeduplication: true } : {}),
+      ...(props.archiveRetentionDays ? { messageRetentionPeriodInDays: props.archiveRetentionDays } : {}),
+    });
+  }
+
+  protected get queueKey(): IKey {
+    return this.queueEncryptionKey;
+  }
+}
+
+class ImportedFanOutTopic extends FanOutTopicBase {
+  readonly topic: ITopic;
+  readonly fifo: boolean;
+  private readonly key: IKey;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    topicArn: string,
+    props: FanOutTopicCommonProps & { readonly topicEncryptionKey?: IKey },
+  ) {
+    super(scope, id, props);
+    this.topic = Topic.fromTopicAttributes(this, "Topic", {
+      topicArn,
+      ...(props.topicEncryptionKey ? { keyArn: props.topicEncryptionKey.keyArn } : {}),
+    });
+    this.fifo = this.topic.fifo;
+    this.key = new Key(this, "QueueKey", {
+      enableKeyRotation: true,
+      description: `Encrypts the consumer group queues of ${topicArn}`,
+    });
+  }
+
+  protected get queueKey(): IKey {
+    return this.key;
+  }
+}

@@ -1,0 +1,18 @@
+export { BrokerDashboard, type BrokerDashboardProps } from "./broker-dashboard.js";
+export { ConsumerFunction, type ConsumerFunctionProps } from "./consumer-function.js";
+export { DedupTable, type DedupTableProps } from "./dedup-table.js";
+export {
+  FanOutTopic,
+  type FanOutTopicCommonProps,
+  type FanOutTopicProps,
+  type IFanOutTopic,
+} from "./fan-out-topic.js";
+export { MessageBroker, type MessageBrokerProps } from "./message-broker.js";
+export {
+  consumerMetric,
+  QueueConsumerGroup,
+  type QueueConsumerGroupOptions,
+} from "./queue-consumer-group.js";
+export { ShardedStream, type ShardedStreamProps } from "./sharded-stream.js";
+export { StreamConsumerGroup, type StreamConsumerGroupOptions } from "./stream-consumer-group.js";
+export { BrokerValidationError } from "./validation.js";

@@ -1,0 +1,90 @@
+import type { IAlarmAction } from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { Key } from "aws-cdk-lib/aws-kms";
+import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
+import { Construct } from "constructs";
+import { BrokerDashboard } from "./broker-dashboard.js";
+import { DedupTable, type DedupTableProps } from "./dedup-table.js";
+import { FanOutTopic, type FanOutTopicProps, type IFanOutTopic } from "./fan-out-topic.js";
+import { ShardedStream, type ShardedStreamProps } from "./sharded-stream.js";
+
+export interface MessageBrokerProps {
+  /** The dedup table for exactly-once processing, injected into every consumer; `false` for none. @default true */
+  readonly dedup?: boolean | DedupTableProps;
+  /**
+   * Where every alarm of the topology notifies: a topic of yours, or `true` for a new encrypted one
+   * (subscribe your pager to it). @default - alarms without actions
+   */
+  readonly alarmTopic?: ITopic | boolean;
+  /** @default - generated */
+  readonly dashboardName?: string;
+}
+
+/**
+ * A topology: topics and streams that share a dedup table, an alarm destination and one dashboard.
+ *
+ * ```ts
+ * const broker = new MessageBroker(this, "Orders", { alarmTopic: true });
+ * const events = broker.addTopic("OrderEvents");
+ * events.addConsumerGroup("billing", { consumer: billingFunction });
+ * const ledger = broker.addStream("Ledger", { shardCount: 2 });
+ * ledger.addConsumerGroup("ledger", { consumer: ledgerFunction });
+ * ```
+ */
+export class MessageBroker extends Construct {
+  readonly dedupTable: DedupTable | undefined;
+  readonly alarmTopic: ITopic | undefined;
+  readonly dashboard: BrokerDashboard;
+  private readonly alarmAction: IAlarmAction | undefined;
+
+  constructor(scope: Construct, id: string, props: MessageBrokerProps = {}) {
+    super(scope, id);
+    const dedup = props.dedup ?? true;
+    this.dedupTable =
+      dedup === false ? undefined : new DedupTable(this, "DedupTable", dedup === true ? {} : dedup);
+    if (props.alarmTopic === true) {
+      this.alarmTopic = new Topic(this, "AlarmTopic", {
+        masterKey: new Key(this, "AlarmTopicKey", {
+          enableKeyRotation: true,
+          description: `Encrypts the alarm topic of ${this.node.path}`,
+        }),
+        enforceSSL: true,
+      });
+    } else {
+      this.alarmTopic = props.alarmTopic || undefined;
+    }
+    this.alarmAction = this.alarmTopic ? new SnsAction(this.alarmTopic) : undefined;
+    this.dashboard = new BrokerDashboard(this, "Dashboard", {
+      title: `${id}: serverless-broker topology`,
+      ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
+    });
+  }
+
+  /** A fan-out topic of this topology. */
+  addTopic(id: string, props: FanOutTopicProps = {}): FanOutTopic {
+    const topic = new FanOutTopic(this, id, { ...this.shared(), ...props });
+    this.dashboard.addTopic(topic);
+    return topic;
+  }
+
+  /** An existing topic, to add consumer groups of this topology to. */
+  importTopic(id: string, topicArn: string): IFanOutTopic {
+    const topic = FanOutTopic.fromTopicArn(this, id, topicArn, this.shared());
+    this.dashboard.addTopic(topic);
+    return topic;
+  }
+
+  /** A sharded stream of this topology. */
+  addStream(id: string, props: ShardedStreamProps = {}): ShardedStream {
+    const stream = new ShardedStream(this, id, { ...this.shared(), ...props });
+    this.dashboard.addStream(stream);
+    return stream;
+  }
+
+  private shared() {
+    return {
+      ...(this.dedupTable ? { dedupTable: this.dedupTable } : {}),
+      ...(this.alarmAction ? { alarmAction: this.alarmAction } : {}),
+    };
+  }
+}

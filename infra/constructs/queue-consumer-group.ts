@@ -1,0 +1,355 @@
+import { Annotations, Duration, Names } from "aws-cdk-lib";
+import {
+  Alarm,
+  ComparisonOperator,
+  type IAlarmAction,
+  Metric,
+  type MetricOptions,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import type { IKey } from "aws-cdk-lib/aws-kms";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { FilterOrPolicy, ITopic, SubscriptionFilter } from "aws-cdk-lib/aws-sns";
+import { SqsSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import {
+  BROKER_ENV,
+  CONSUMER_METRICS,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+} from "../../lambdas/runtime/constants.js";
+import { acknowledgeKmsGrantWildcards, bindConsumerEnvironment, timeoutOf } from "./consumer-binding.js";
+import type { DedupTable } from "./dedup-table.js";
+import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
+
+/** SQS limits and AWS's guidance for Lambda event sources. */
+const FIFO_MAX_BATCH_SIZE = 10;
+const VISIBILITY_TIMEOUT_FACTOR = 6;
+const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);
+
+export interface QueueConsumerGroupOptions {
+  /**
+   * The Lambda function that processes this group, attached through an SQS event source with
+   * ReportBatchItemFailures. It receives BROKER_CONSUMER_GROUP, BROKER_DLQ_URL and
+   * BROKER_MAX_RECEIVE_COUNT (and the dedup table, if any) in its environment.
+   * @default - none: the group's queue is consumed some other way
+   */
+  readonly consumer?: IFunction;
+  /** Deliver only messages whose message attributes match (e.g. `type`). @default - everything */
+  readonly filterPolicy?: { [attribute: string]: SubscriptionFilter };
+  /** Deliver only messages whose JSON body matches (payload-scope filter policy). @default - everything */
+  readonly filterPolicyWithMessageBody?: { [key: string]: FilterOrPolicy };
+  /** Deliver the published message as is, not wrapped in an SNS notification. @default true */
+  readonly rawMessageDelivery?: boolean;
+  /** Messages per invocation: 1 to 10 on FIFO queues, to 10,000 on standard ones. @default 10 */
+  readonly batchSize?: number;
+  /** How long to gather a batch (standard queues only; up to 5 minutes). @default - no batching window */
+  readonly maxBatchingWindow?: Duration;
+  /** Concurrent invocations the event source may use, 2 to 1,000. @default - no limit */
+  readonly maxConcurrency?: number;
+  /**
+   * The queue's visibility timeout. At least the consumer's timeout plus the batching window; AWS advises
+   * six times the timeout plus the window, so that retries of a throttled invocation fit.
+   * @default - 6 x the consumer's timeout + the batching window (30 seconds without a consumer)
+   */
+  readonly visibilityTimeout?: Duration;
+  /** Receives before a message moves to the dead-letter queue, 1 to 1,000. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** How long the queue keeps an unprocessed message, 1 minute to 14 days. @default Duration.days(14) */
+  readonly retentionPeriod?: Duration;
+  /** Alarm when the oldest message waits longer than this. @default Duration.minutes(15) */
+  readonly maxMessageAge?: Duration;
+  /**
+   * Use this queue instead of creating one. Its type must match the topic's (FIFO or standard), and its
+   * redrive policy is its own. @default - a queue with a dead-letter queue is created
+   */
+  readonly queue?: IQueue;
+}
+
+export interface QueueConsumerGroupProps extends QueueConsumerGroupOptions {
+  readonly name: string;
+  readonly topic: ITopic;
+  readonly fifo: boolean;
+  /** Encrypts the queue and its dead-letter queue; must let SNS use it. */
+  readonly encryptionKey: IKey;
+  readonly dedupTable?: DedupTable;
+  readonly alarmAction?: IAlarmAction;
+}
+
+/**
+ * One consumer group of a fan-out topic: an SQS queue with its dead-letter queue, subscribed to the topic,
+ * optionally consumed by a Lambda function, with alarms on dead letters, message age and consumer errors.
+ * Every group gets its own copy of each message; within a group one consumer processes it.
+ */
+export class QueueConsumerGroup extends Construct {
+  readonly name: string;
+  readonly queue: IQueue;
+  /** Undefined when the group brought its own queue. */
+  readonly deadLetterQueue: Queue | undefined;
+  readonly consumer: IFunction | undefined;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: QueueConsumerGroupProps) {
+    super(scope, id);
+    this.name = props.name;
+    this.consumer = props.consumer;
+    validateOptions(this, props);
+
+    const batchingWindow = props.maxBatchingWindow ?? Duration.seconds(0);
+    const visibilityTimeout =
+      props.visibilityTimeout ?? defaultVisibilityTimeout(props.consumer, batchingWindow);
+    if (props.queue) {
+      this.queue = props.queue;
+      this.deadLetterQueue = undefined;
+    } else {
+      const maxReceiveCount = props.maxReceiveCount ?? 5;
+      this.deadLetterQueue = new Queue(this, "DeadLetterQueue", {
+        ...fifoQueueProps(this, "DeadLetterQueue", props.fifo),
+        encryption: QueueEncryption.KMS,
+        encryptionMasterKey: props.encryptionKey,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      this.queue = new Queue(this, "Queue", {
+        ...fifoQueueProps(this, "Queue", props.fifo),
+        encryption: QueueEncryption.KMS,
+        encryptionMasterKey: props.encryptionKey,
+        enforceSSL: true,
+        visibilityTimeout,
+        retentionPeriod: props.retentionPeriod ?? Duration.days(14),
+        deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+      });
+    }
+
+    props.topic.addSubscription(
+      new SqsSubscription(this.queue, {
+        rawMessageDelivery: props.rawMessageDelivery ?? true,
+        ...(props.filterPolicy ? { filterPolicy: props.filterPolicy } : {}),
+        ...(props.filterPolicyWithMessageBody
+          ? { filterPolicyWithMessageBody: props.filterPolicyWithMessageBody }
+          : {}),
+        // Messages SNS cannot deliver (a key it may not use, a deleted queue) are kept, not dropped.
+        ...(this.deadLetterQueue ? { deadLetterQueue: this.deadLetterQueue } : {}),
+      }),
+    );
+
+    if (props.consumer) this.attachConsumer(props.consumer, props);
+    this.createAlarms(props);
+  }
+
+  /** Messages waiting in the dead-letter queue (maximum over 1 minute). */
+  metricDlqDepth(props?: MetricOptions): Metric {
+    const queue = this.deadLetterQueue ?? this.queue;
+    return queue.metricApproximateNumberOfMessagesVisible({
+      statistic: "Maximum",
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Age of the oldest message waiting in the group's queue (maximum over 1 minute). */
+  metricAgeOfOldestMessage(props?: MetricOptions): Metric {
+    return this.queue.metricApproximateAgeOfOldestMessage({
+      statistic: "Maximum",
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Messages delivered into the group's queue (sum over 1 minute). */
+  metricDelivered(props?: MetricOptions): Metric {
+    return this.queue.metricNumberOfMessagesSent({ statistic: "Sum", period: Duration.minutes(1), ...props });
+  }
+
+  /** Messages the consumer wrapper processed (its EMF metric; sum over 1 minute). */
+  metricProcessed(props?: MetricOptions): Metric {
+    return consumerMetric(this.name, CONSUMER_METRICS.processed, props);
+  }
+
+  /** Messages the consumer wrapper reported failed or dead-lettered (sum over 1 minute). */
+  metricFailed(props?: MetricOptions): Metric {
+    return consumerMetric(this.name, CONSUMER_METRICS.failed, props);
+  }
+
+  private attachConsumer(consumer: IFunction, props: QueueConsumerGroupProps): void {
+    consumer.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: props.batchSize ?? 10,
+        reportBatchItemFailures: true,
+        ...(props.maxBatchingWindow ? { maxBatchingWindow: props.maxBatchingWindow } : {}),
+        ...(props.maxConcurrency ? { maxConcurrency: props.maxConcurrency } : {}),
+      }),
+    );
+    const environment: Record<string, string> = { [BROKER_ENV.consumerGroup]: this.name };
+    if (this.deadLetterQueue) {
+      // Poison goes straight to the dead-letter queue, with its reason, from the runtime.
+      this.deadLetterQueue.grantSendMessages(consumer);
+      environment[BROKER_ENV.deadLetterQueueUrl] = this.deadLetterQueue.queueUrl;
+      environment[BROKER_ENV.maxReceiveCount] = String(props.maxReceiveCount ?? 5);
+    }
+    bindConsumerEnvironment(this, consumer, environment);
+    acknowledgeKmsGrantWildcards(consumer);
+    props.dedupTable?.bindConsumer(consumer);
+  }
+
+  private createAlarms(props: QueueConsumerGroupProps): void {
+    const alarm = (
+      id: string,
+      description: string,
+      metric: Metric,
+      threshold: number,
+      evaluationPeriods = 1,
+    ) => {
+      const created = new Alarm(this, id, {
+        alarmDescription: `${description} (consumer group ${this.name})`,
+        metric,
+        threshold,
+        evaluationPeriods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmAction) created.addAlarmAction(props.alarmAction);
+      this.alarms.push(created);
+    };
+    if (this.deadLetterQueue)
+      alarm("DeadLettersAlarm", "Messages are waiting in the dead-letter queue", this.metricDlqDepth(), 1);
+    const maxAge = props.maxMessageAge ?? Duration.minutes(15);
+    alarm(
+      "MessageAgeAlarm",
+      `The oldest message has waited over ${maxAge.toHumanString()}`,
+      this.metricAgeOfOldestMessage(),
+      maxAge.toSeconds(),
+      3,
+    );
+    if (props.consumer) {
+      alarm(
+        "ConsumerErrorsAlarm",
+        "The consumer function fails",
+        props.consumer.metricErrors({ period: Duration.minutes(5) }),
+        1,
+      );
+      alarm(
+        "ConsumerThrottlesAlarm",
+        "The consumer function is throttled",
+        props.consumer.metricThrottles({ period: Duration.minutes(5) }),
+        1,
+      );
+    }
+  }
+}
+
+/** One of the runtime's EMF metrics for a consumer group. */
+export function consumerMetric(group: string, metricName: string, props?: MetricOptions): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: METRICS_SERVICE, ConsumerGroup: group },
+    statistic: "Sum",
+    period: Duration.minutes(1),
+    ...props,
+  });
+}
+
+/**
+ * FIFO queues must be named `<name>.fifo`. As CDK does for FIFO topics, generate a unique name from the
+ * construct path rather than leave it to CloudFormation.
+ */
+function fifoQueueProps(scope: Construct, id: string, fifo: boolean): { fifo?: true; queueName?: string } {
+  if (!fifo) return {};
+  // SQS names are at most 80 characters: the unique prefix, "-", the id and ".fifo".
+  const prefix = Names.uniqueResourceName(scope, {
+    maxLength: 80 - ".fifo".length - id.length - 1,
+    separator: "-",
+  });
+  return { fifo: true, queueName: `${prefix}-${id}.fifo` };
+}
+
+function defaultVisibilityTimeout(consumer: IFunction | undefined, batchingWindow: Duration): Duration {
+  const timeout = consumer ? timeoutOf(consumer) : undefined;
+  if (!timeout || timeout.isUnresolved()) return Duration.seconds(30);
+  const seconds = VISIBILITY_TIMEOUT_FACTOR * timeout.toSeconds() + batchingWindow.toSeconds();
+  return Duration.seconds(Math.min(seconds, MAX_VISIBILITY_TIMEOUT.toSeconds()));
+}
+
+function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupProps): void {
+  if (props.queue && props.queue.fifo !== props.fifo) {
+    fail(
+      group,
+      props.fifo
+        ? `a FIFO topic can deliver only to FIFO queues, but the queue ${props.queue.node.path} is a standard queue.`
+        : `a standard topic cannot deliver to the FIFO queue ${props.queue.node.path}; use a FIFO topic, or a standard queue.`,
+    );
+  }
+  if (props.fifo) {
+    if (props.batchSize !== undefined && props.batchSize > FIFO_MAX_BATCH_SIZE) {
+      fail(
+        group,
+        `batchSize must be <= ${FIFO_MAX_BATCH_SIZE} for a FIFO queue, but ${props.batchSize} was provided.`,
+      );
+    }
+    if (props.maxBatchingWindow !== undefined) {
+      fail(
+        group,
+        `maxBatchingWindow is not supported on FIFO queues, but ${props.maxBatchingWindow.toHumanString()} was provided; remove it.`,
+      );
+    }
+  }
+  requireIntegerInRange(group, "batchSize", props.batchSize, 1, 10_000);
+  requireDurationInRange(
+    group,
+    "maxBatchingWindow",
+    props.maxBatchingWindow,
+    Duration.seconds(0),
+    Duration.minutes(5),
+  );
+  requireIntegerInRange(group, "maxConcurrency", props.maxConcurrency, 2, 1_000);
+  requireIntegerInRange(group, "maxReceiveCount", props.maxReceiveCount, 1, 1_000);
+  requireDurationInRange(
+    group,
+    "retentionPeriod",
+    props.retentionPeriod,
+    Duration.minutes(1),
+    Duration.days(14),
+  );
+  requireDurationInRange(
+    group,
+    "visibilityTimeout",
+    props.visibilityTimeout,
+    Duration.seconds(0),
+    MAX_VISIBILITY_TIMEOUT,
+  );
+
+  const timeout = props.consumer ? timeoutOf(props.consumer) : undefined;
+  if (
+    props.visibilityTimeout &&
+    timeout &&
+    !props.visibilityTimeout.isUnresolved() &&
+    !timeout.isUnresolved()
+  ) {
+    const window = props.maxBatchingWindow?.toSeconds() ?? 0;
+    const needed = timeout.toSeconds() + window;
+    const advised = VISIBILITY_TIMEOUT_FACTOR * timeout.toSeconds() + window;
+    const given = props.visibilityTimeout.toSeconds();
+    if (given < needed) {
+      fail(
+        group,
+        `visibilityTimeout must be at least the consumer's timeout plus the batching window (${needed} seconds), ` +
+          `but ${given} seconds was provided; AWS advises ${advised} seconds (6 x timeout + window).`,
+      );
+    }
+    if (given < advised) {
+      Annotations.of(group).addWarningV2(
+        "serverless-broker:visibilityTimeout",
+        `visibilityTimeout is ${given} seconds; AWS advises at least ${advised} (6 x the consumer's timeout + batching window).`,
+      );
+    }
+  }
+  if (props.maxReceiveCount !== undefined && props.queue) {
+    Annotations.of(group).addWarningV2(
+      "serverless-broker:maxReceiveCount",
+      "maxReceiveCount has no effect on a queue you bring; set its redrive policy.",
+    );
+  }
+}

@@ -1,0 +1,127 @@
+import { Duration } from "aws-cdk-lib";
+import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
+import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
+import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
+import type { IKey } from "aws-cdk-lib/aws-kms";
+import { Construct } from "constructs";
+import { requireNewGroupName } from "./consumer-group-name.js";
+import type { DedupTable } from "./dedup-table.js";
+import { StreamConsumerGroup, type StreamConsumerGroupOptions } from "./stream-consumer-group.js";
+import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
+
+export interface ShardedStreamProps {
+  /** Provisioned shards, 1 to 4,096 (the per-stream default quota is 500): each takes 1 MiB/s or 1,000 records/s in. @default 1 */
+  readonly shardCount?: number;
+  /** On-demand capacity instead of provisioned shards. @default false */
+  readonly onDemand?: boolean;
+  /** How long records stay readable (and replayable), 24 hours to 365 days. @default Duration.days(7) */
+  readonly retentionPeriod?: Duration;
+  /** A customer-managed KMS key. @default - the AWS-managed key aws/kinesis */
+  readonly encryptionKey?: IKey;
+  /** Injected into every consumer function of the stream's groups. @default - no dedup table */
+  readonly dedupTable?: DedupTable;
+  /** Where the groups' alarms notify. @default - alarms without actions */
+  readonly alarmAction?: IAlarmAction;
+}
+
+export type StreamConsumerGroupListener = (group: StreamConsumerGroup) => void;
+
+/**
+ * A Kinesis data stream as a sharded, ordered channel: records of one partition key stay in order on one
+ * shard. Encrypted, with consumer groups that each read every record.
+ *
+ * ```ts
+ * const ledger = new ShardedStream(this, "Ledger", { shardCount: 2 });
+ * ledger.addConsumerGroup("ledger", { consumer: ledgerFunction });
+ * ledger.grantWrite(checkoutFunction);
+ * ```
+ */
+export class ShardedStream extends Construct {
+  readonly stream: Stream;
+  private readonly groups: StreamConsumerGroup[] = [];
+  private readonly listeners: StreamConsumerGroupListener[] = [];
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: ShardedStreamProps = {},
+  ) {
+    super(scope, id);
+    if (props.onDemand && props.shardCount !== undefined) {
+      fail(this, "shardCount is for provisioned streams; remove it, or set onDemand: false.");
+    }
+    requireIntegerInRange(this, "shardCount", props.shardCount, 1, 4_096);
+    requireDurationInRange(
+      this,
+      "retentionPeriod",
+      props.retentionPeriod,
+      Duration.hours(24),
+      Duration.days(365),
+    );
+    this.stream = new Stream(this, "Stream", {
+      ...(props.onDemand
+        ? { streamMode: StreamMode.ON_DEMAND }
+        : { streamMode: StreamMode.PROVISIONED, shardCount: props.shardCount ?? 1 }),
+      retentionPeriod: props.retentionPeriod ?? Duration.days(7),
+      ...(props.encryptionKey
+        ? { encryption: StreamEncryption.KMS, encryptionKey: props.encryptionKey }
+        : { encryption: StreamEncryption.MANAGED }),
+    });
+  }
+
+  get consumerGroups(): readonly StreamConsumerGroup[] {
+    return this.groups;
+  }
+
+  /** Adds a consumer group: a Lambda consumer that reads every record of the stream, in shard order. */
+  addConsumerGroup(name: string, options: StreamConsumerGroupOptions): StreamConsumerGroup {
+    requireNewGroupName(
+      this,
+      name,
+      this.groups.map((group) => group.name),
+    );
+    const group = new StreamConsumerGroup(this, name, {
+      ...options,
+      name,
+      stream: this.stream,
+      ...(this.props.dedupTable ? { dedupTable: this.props.dedupTable } : {}),
+      ...(this.props.alarmAction ? { alarmAction: this.props.alarmAction } : {}),
+    });
+    this.groups.push(group);
+    for (const listener of this.listeners) listener(group);
+    return group;
+  }
+
+  /** Lets `grantee` write to this stream only (PutRecord, PutRecords, and the key if customer-managed). */
+  grantWrite(grantee: IGrantable): Grant {
+    return this.stream.grantWrite(grantee);
+  }
+
+  onConsumerGroup(listener: StreamConsumerGroupListener): void {
+    this.listeners.push(listener);
+    for (const group of this.groups) listener(group);
+  }
+
+  /** Records written (sum over 1 minute). */
+  metricIncomingRecords(props?: MetricOptions): Metric {
+    return this.stream.metricIncomingRecords({ statistic: "Sum", period: Duration.minutes(1), ...props });
+  }
+
+  /** Writes refused for lack of shard capacity (sum over 1 minute). */
+  metricWriteThrottles(props?: MetricOptions): Metric {
+    return this.stream.metricPutRecordsThrottledRecords({
+      statistic: "Sum",
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Age of the last record read by any consumer, in milliseconds (maximum over 1 minute). */
+  metricIteratorAge(props?: MetricOptions): Metric {
+    return this.stream.metricGetRecordsIteratorAgeMilliseconds({
+      statistic: "Maximum",
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+}

@@ -1,0 +1,234 @@
+import { Duration, Validations } from "aws-cdk-lib";
+import {
+  Alarm,
+  ComparisonOperator,
+  type IAlarmAction,
+  type Metric,
+  type MetricOptions,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { type IStream, StreamConsumer } from "aws-cdk-lib/aws-kinesis";
+import { type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import {
+  KinesisConsumerEventSource,
+  KinesisEventSource,
+  type KinesisEventSourceProps,
+  SqsDlq,
+} from "aws-cdk-lib/aws-lambda-event-sources";
+import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+
+import { Construct } from "constructs";
+import { BROKER_ENV, CONSUMER_METRICS } from "../../lambdas/runtime/constants.js";
+import { bindConsumerEnvironment } from "./consumer-binding.js";
+import type { DedupTable } from "./dedup-table.js";
+import { consumerMetric } from "./queue-consumer-group.js";
+import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
+
+export interface StreamConsumerGroupOptions {
+  /**
+   * The Lambda function that processes this group, through a Kinesis event source with
+   * ReportBatchItemFailures. It receives BROKER_CONSUMER_GROUP and BROKER_DLQ_URL (the on-failure queue,
+   * where the runtime also sends poison) in its environment.
+   */
+  readonly consumer: IFunction;
+  /** Records per invocation, 1 to 10,000. @default 100 */
+  readonly batchSize?: number;
+  /** How long to gather a batch, up to 5 minutes. @default - no batching window */
+  readonly maxBatchingWindow?: Duration;
+  /** Batches of one shard processed at once (order kept per partition key), 1 to 10. @default 1 */
+  readonly parallelizationFactor?: number;
+  /** Where a new group starts reading. @default StartingPosition.TRIM_HORIZON (everything retained) */
+  readonly startingPosition?: StartingPosition;
+  /** Split a failing batch in two and retry each half, to isolate the bad record. @default true */
+  readonly bisectBatchOnError?: boolean;
+  /** Retries of a failing batch before its records go to the on-failure destination, 0 to 10,000. @default 10 */
+  readonly retryAttempts?: number;
+  /** Records older than this go to the on-failure destination unprocessed, 1 minute to 7 days. @default Duration.days(1) */
+  readonly maxRecordAge?: Duration;
+  /**
+   * Where Lambda sends what it gave up on (metadata of the failed batch), and the runtime sends poison
+   * records with their reason. `false`: nowhere (records are skipped once retries run out).
+   * @default - an encrypted SQS queue created for the group
+   */
+  readonly onFailure?: IQueue | false;
+  /** A dedicated-throughput (enhanced fan-out) consumer for this group. @default false */
+  readonly enhancedFanOut?: boolean;
+  /** Aggregate state across invocations over windows of this length, up to 15 minutes. @default - none */
+  readonly tumblingWindow?: Duration;
+  /** Alarm when the group falls this far behind the stream. @default Duration.minutes(5) */
+  readonly maxIteratorAge?: Duration;
+}
+
+export interface StreamConsumerGroupProps extends StreamConsumerGroupOptions {
+  readonly name: string;
+  readonly stream: IStream;
+  readonly dedupTable?: DedupTable;
+  readonly alarmAction?: IAlarmAction;
+}
+
+/**
+ * One consumer group of a sharded stream: a Lambda consumer reading every record in shard order, with
+ * finite retries, bisect on error and an on-failure queue, and alarms on lag, errors and throttles.
+ */
+export class StreamConsumerGroup extends Construct {
+  readonly name: string;
+  readonly consumer: IFunction;
+  readonly onFailureQueue: IQueue | undefined;
+  readonly streamConsumer: StreamConsumer | undefined;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: StreamConsumerGroupProps) {
+    super(scope, id);
+    this.name = props.name;
+    this.consumer = props.consumer;
+    validateOptions(this, props);
+
+    if (props.onFailure === false) {
+      this.onFailureQueue = undefined;
+    } else if (props.onFailure) {
+      this.onFailureQueue = props.onFailure;
+    } else {
+      const queue = new Queue(this, "OnFailureQueue", {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      Validations.of(queue).acknowledge({
+        id: "AwsSolutions-SQS3",
+        reason:
+          "This queue is the dead-letter destination of a Kinesis consumer group; it needs no dead-letter queue of its own.",
+      });
+      this.onFailureQueue = queue;
+    }
+
+    const sourceProps: KinesisEventSourceProps = {
+      startingPosition: props.startingPosition ?? StartingPosition.TRIM_HORIZON,
+      batchSize: props.batchSize ?? 100,
+      reportBatchItemFailures: true,
+      bisectBatchOnError: props.bisectBatchOnError ?? true,
+      retryAttempts: props.retryAttempts ?? 10,
+      maxRecordAge: props.maxRecordAge ?? Duration.days(1),
+      parallelizationFactor: props.parallelizationFactor ?? 1,
+      ...(props.maxBatchingWindow ? { maxBatchingWindow: props.maxBatchingWindow } : {}),
+      ...(props.tumblingWindow ? { tumblingWindow: props.tumblingWindow } : {}),
+      ...(this.onFailureQueue ? { onFailure: new SqsDlq(this.onFailureQueue) } : {}),
+    };
+    if (props.enhancedFanOut) {
+      this.streamConsumer = new StreamConsumer(this, "StreamConsumer", {
+        stream: props.stream,
+        streamConsumerName: `${props.name}-${this.node.addr.slice(0, 8)}`,
+      });
+      props.consumer.addEventSource(new KinesisConsumerEventSource(this.streamConsumer, sourceProps));
+    } else {
+      this.streamConsumer = undefined;
+      props.consumer.addEventSource(new KinesisEventSource(props.stream, sourceProps));
+    }
+
+    const environment: Record<string, string> = { [BROKER_ENV.consumerGroup]: this.name };
+    if (this.onFailureQueue) {
+      this.onFailureQueue.grantSendMessages(props.consumer);
+      environment[BROKER_ENV.deadLetterQueueUrl] = this.onFailureQueue.queueUrl;
+    }
+    bindConsumerEnvironment(this, props.consumer, environment);
+    props.dedupTable?.bindConsumer(props.consumer);
+    this.createAlarms(props);
+  }
+
+  /** How far behind the stream the group's consumer is, in milliseconds (maximum over 1 minute). */
+  metricIteratorAge(props?: MetricOptions): Metric {
+    return this.consumer.metric("IteratorAge", {
+      statistic: "Maximum",
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Records the consumer wrapper processed (its EMF metric; sum over 1 minute). */
+  metricProcessed(props?: MetricOptions): Metric {
+    return consumerMetric(this.name, CONSUMER_METRICS.processed, props);
+  }
+
+  /** Records the consumer wrapper reported failed or dead-lettered (sum over 1 minute). */
+  metricFailed(props?: MetricOptions): Metric {
+    return consumerMetric(this.name, CONSUMER_METRICS.failed, props);
+  }
+
+  /** Messages waiting in the on-failure queue (maximum over 1 minute). */
+  metricDlqDepth(props?: MetricOptions): Metric | undefined {
+    return this.onFailureQueue?.metricApproximateNumberOfMessagesVisible({
+      statistic: "Maximum",
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  private createAlarms(props: StreamConsumerGroupProps): void {
+    const alarm = (
+      id: string,
+      description: string,
+      metric: Metric,
+      threshold: number,
+      evaluationPeriods = 1,
+    ) => {
+      const created = new Alarm(this, id, {
+        alarmDescription: `${description} (consumer group ${this.name})`,
+        metric,
+        threshold,
+        evaluationPeriods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmAction) created.addAlarmAction(props.alarmAction);
+      this.alarms.push(created);
+    };
+    const maxAge = props.maxIteratorAge ?? Duration.minutes(5);
+    alarm(
+      "IteratorAgeAlarm",
+      `The consumer is over ${maxAge.toHumanString()} behind the stream`,
+      this.metricIteratorAge(),
+      maxAge.toMilliseconds(),
+      3,
+    );
+    const dlqDepth = this.metricDlqDepth();
+    if (dlqDepth) alarm("DeadLettersAlarm", "Records are waiting in the on-failure queue", dlqDepth, 1);
+    alarm(
+      "ConsumerErrorsAlarm",
+      "The consumer function fails",
+      props.consumer.metricErrors({ period: Duration.minutes(5) }),
+      1,
+    );
+    alarm(
+      "ConsumerThrottlesAlarm",
+      "The consumer function is throttled",
+      props.consumer.metricThrottles({ period: Duration.minutes(5) }),
+      1,
+    );
+  }
+}
+
+function validateOptions(group: StreamConsumerGroup, props: StreamConsumerGroupProps): void {
+  requireIntegerInRange(group, "batchSize", props.batchSize, 1, 10_000);
+  requireDurationInRange(
+    group,
+    "maxBatchingWindow",
+    props.maxBatchingWindow,
+    Duration.seconds(0),
+    Duration.minutes(5),
+  );
+  requireIntegerInRange(group, "parallelizationFactor", props.parallelizationFactor, 1, 10);
+  requireIntegerInRange(group, "retryAttempts", props.retryAttempts, 0, 10_000);
+  requireDurationInRange(group, "maxRecordAge", props.maxRecordAge, Duration.minutes(1), Duration.days(7));
+  requireDurationInRange(
+    group,
+    "tumblingWindow",
+    props.tumblingWindow,
+    Duration.seconds(0),
+    Duration.minutes(15),
+  );
+  if (props.startingPosition === StartingPosition.AT_TIMESTAMP) {
+    fail(
+      group,
+      "startingPosition AT_TIMESTAMP needs a timestamp; use TRIM_HORIZON or LATEST, or a KinesisEventSource of your own.",
+    );
+  }
+}
