@@ -1,0 +1,96 @@
+import { fileURLToPath } from "node:url";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { SubscriptionFilter } from "aws-cdk-lib/aws-sns";
+import type { Construct } from "constructs";
+import { ORDER_EVENTS, ORDERS_ENV } from "../../lambdas/handlers/order-events.js";
+import { ConsumerFunction } from "../constructs/consumer-function.js";
+import { MessageBroker } from "../constructs/message-broker.js";
+import type { QueueConsumerGroup } from "../constructs/queue-consumer-group.js";
+
+const handlerEntry = (file: string) =>
+  fileURLToPath(new URL(`../../lambdas/handlers/${file}`, import.meta.url));
+
+export interface OrdersStackProps extends StackProps {
+  /** Send every alarm to a new SNS topic (subscribe your pager to it). @default true */
+  readonly alarmTopic?: boolean;
+}
+
+/**
+ * The reference topology, deployable as is:
+ * - `OrderEvents` (standard topic) fanning out to `billing`, `shipping` (paid and cancelled orders only)
+ *   and `analytics`;
+ * - `OrderLifecycle` (FIFO topic, archived 7 days for replay) with the ordered group `fulfillment`;
+ * - `Ledger` (Kinesis, 2 shards) with the group `ledger`;
+ * - the dedup table, and an orders table where the handlers record what they do.
+ */
+export class OrdersStack extends Stack {
+  readonly broker: MessageBroker;
+  readonly ordersTable: Table;
+
+  constructor(scope: Construct, id: string, props: OrdersStackProps = {}) {
+    super(scope, id, props);
+    // An example you can tear down: its tables go with the stack.
+    this.broker = new MessageBroker(this, "Orders", {
+      dedup: { stream: true, removalPolicy: RemovalPolicy.DESTROY },
+      alarmTopic: props.alarmTopic ?? true,
+    });
+    this.ordersTable = new Table(this, "OrdersTable", {
+      partitionKey: { name: "pk", type: AttributeType.STRING },
+      sortKey: { name: "sk", type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const consumer = (name: string, entry: string) => {
+      const fn = new ConsumerFunction(this, `${name}Consumer`, {
+        entry: handlerEntry(entry),
+        environment: { [ORDERS_ENV.tableName]: this.ordersTable.tableName },
+      });
+      this.ordersTable.grantWriteData(fn);
+      return fn;
+    };
+
+    const orderEvents = this.broker.addTopic("OrderEvents");
+    const billing = orderEvents.addConsumerGroup("billing", { consumer: consumer("Billing", "billing.ts") });
+    const shipping = orderEvents.addConsumerGroup("shipping", {
+      consumer: consumer("Shipping", "record-order.ts"),
+      filterPolicy: {
+        type: SubscriptionFilter.stringFilter({ allowlist: [ORDER_EVENTS.paid, ORDER_EVENTS.cancelled] }),
+      },
+    });
+    const analytics = orderEvents.addConsumerGroup("analytics", {
+      consumer: consumer("Analytics", "record-order.ts"),
+      // Analytics is not latency-sensitive: gather larger batches.
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(5),
+    });
+
+    const orderLifecycle = this.broker.addTopic("OrderLifecycle", { fifo: true, archiveRetentionDays: 7 });
+    const fulfillment = orderLifecycle.addConsumerGroup("fulfillment", {
+      consumer: consumer("Fulfillment", "record-order.ts"),
+    });
+
+    const ledgerStream = this.broker.addStream("Ledger", { shardCount: 2 });
+    ledgerStream.addConsumerGroup("ledger", { consumer: consumer("Ledger", "ledger.ts") });
+
+    new CfnOutput(this, "OrderEventsTopicArn", { value: orderEvents.topic.topicArn });
+    new CfnOutput(this, "OrderLifecycleTopicArn", { value: orderLifecycle.topic.topicArn });
+    for (const group of [billing, shipping, analytics, fulfillment]) this.outputQueues(group);
+    new CfnOutput(this, "LedgerStreamName", { value: ledgerStream.stream.streamName });
+    new CfnOutput(this, "LedgerOnFailureQueueUrl", {
+      value: ledgerStream.consumerGroups[0]?.onFailureQueue?.queueUrl ?? "",
+    });
+    new CfnOutput(this, "DedupTableName", { value: this.broker.dedupTable?.tableName ?? "" });
+    new CfnOutput(this, "OrdersTableName", { value: this.ordersTable.tableName });
+  }
+
+  private outputQueues(group: QueueConsumerGroup): void {
+    const name = group.name.charAt(0).toUpperCase() + group.name.slice(1);
+    new CfnOutput(this, `${name}QueueUrl`, { value: group.queue.queueUrl });
+    if (group.deadLetterQueue)
+      new CfnOutput(this, `${name}DeadLetterQueueUrl`, { value: group.deadLetterQueue.queueUrl });
+  }
+}

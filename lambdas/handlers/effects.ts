@@ -1,0 +1,68 @@
+import { randomUUID } from "node:crypto";
+import { PutItemCommand, type TransactWriteItem } from "@aws-sdk/client-dynamodb";
+import { defaultDynamoDbClient } from "../runtime/aws-clients.js";
+import { ConfigurationError, RetryLaterError } from "../runtime/errors.js";
+import type { HandlerContext } from "../runtime/index.js";
+import { ORDERS_ENV, type Order } from "./order-events.js";
+
+/**
+ * Every side effect a reference handler performs is one row in the orders table, keyed by consumer group
+ * and message id with a fresh id per execution: a message processed twice leaves two rows. The demo and
+ * the chaos suite count these rows, so their figures come from what handlers did, not from what was sent.
+ */
+export interface Effect {
+  readonly group: string;
+  readonly messageId: string;
+  readonly order: Order;
+}
+
+export const EFFECT_KEY_PREFIX = "effect#";
+
+let executionCounter = 0;
+
+export function effectItem(effect: Effect): TransactWriteItem {
+  const now = Date.now();
+  return {
+    Put: {
+      TableName: ordersTableName(),
+      Item: {
+        pk: { S: `${EFFECT_KEY_PREFIX}${effect.group}#${effect.messageId}` },
+        sk: { S: randomUUID() },
+        group: { S: effect.group },
+        messageId: { S: effect.messageId },
+        customerId: { S: effect.order.customerId },
+        sequence: { N: String(effect.order.sequence) },
+        orderId: { S: effect.order.orderId },
+        // Milliseconds plus a per-process counter: orders effects of one consumer even within a millisecond.
+        at: { N: String(now) },
+        tick: { N: String(++executionCounter) },
+      },
+    },
+  };
+}
+
+/** Performs the side effect: in the handler's transaction when there is one, else as a plain write. */
+export async function recordEffect(effect: Effect, context: HandlerContext): Promise<void> {
+  const item = effectItem(effect);
+  if (context.transaction) {
+    context.transaction.write(item);
+    return;
+  }
+  await defaultDynamoDbClient().send(new PutItemCommand(item.Put as never));
+}
+
+/** Demo and chaos runs only: fail transiently with the configured probability. */
+export function maybeInjectFailure(group: string): void {
+  const rate = Number(process.env[ORDERS_ENV.chaosFailRate] ?? 0);
+  if (rate > 0 && Math.random() < rate)
+    throw new RetryLaterError(`injected failure in ${group} (chaos rate ${rate})`);
+}
+
+function ordersTableName(): string {
+  const name = process.env[ORDERS_ENV.tableName];
+  if (!name)
+    throw new ConfigurationError(
+      `${ORDERS_ENV.tableName} is not set; the reference stack sets it for its handlers.`,
+    );
+  return name;
+}

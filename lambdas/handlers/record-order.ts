@@ -1,0 +1,15 @@
+import { sqsConsumer } from "../runtime/index.js";
+import { maybeInjectFailure, recordEffect } from "./effects.js";
+import { Order } from "./order-events.js";
+
+/**
+ * The consumer of the orders topology's queue groups that just act on an order (shipping, analytics,
+ * fulfillment): each function runs this entry with its own group in BROKER_CONSUMER_GROUP.
+ */
+export const handler = sqsConsumer({
+  schema: Order,
+  handler: async (message, context) => {
+    maybeInjectFailure(context.group);
+    await recordEffect({ group: context.group, messageId: message.id, order: message.payload }, context);
+  },
+});
