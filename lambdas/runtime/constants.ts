@@ -15,6 +15,8 @@ export const BROKER_ENV = {
   dedupTableName: "BROKER_DEDUP_TABLE_NAME",
   /** How long a completed dedup record is kept, in seconds: at least the channel's redelivery window. */
   dedupRetentionSeconds: "BROKER_DEDUP_RETENTION_SECONDS",
+  /** A Kinesis group's ParallelizationFactor: per-shard checkpoints refuse to run above 1. */
+  parallelizationFactor: "BROKER_PARALLELIZATION_FACTOR",
 } as const;
 
 /** Attribute names of the dedup table. */
@@ -22,6 +24,9 @@ export const DEDUP_TABLE = {
   partitionKey: "pk",
   /** Epoch seconds; DynamoDB TTL deletes the item some time after. */
   timeToLiveAttribute: "expiresAt",
+  /** Key prefixes of the three kinds of item the table holds. */
+  checkpointPrefix: "checkpoint#",
+  outboxPrefix: "outbox#",
 } as const;
 
 /** SNS message attributes the producers set (filter policies can match them). */
@@ -54,5 +59,6 @@ export const CONSUMER_METRICS = {
   failed: "MessagesFailed",
   poison: "MessagesDeadLettered",
   duplicates: "DuplicatesSkipped",
+  payloadMismatches: "PayloadMismatches",
   duration: "BatchDuration",
 } as const;

@@ -55,3 +55,51 @@ export class PublishError extends BrokerError {
 export class ConfigurationError extends BrokerError {
   override name = "ConfigurationError";
 }
+
+/** Why DynamoDB cancelled one action of a transaction. */
+export interface CancellationReason {
+  /** Position in the transaction: 0 is the dedup completion, then the handler's writes, then outbox rows. */
+  readonly index: number;
+  /** What the action was, e.g. `Put orders#o-1` or `dedup completion of billing#<id>`. */
+  readonly action: string;
+  /** ConditionalCheckFailed, TransactionConflict, ValidationError, … */
+  readonly code: string;
+  readonly message?: string;
+}
+
+/**
+ * DynamoDB cancelled the transaction that would have committed a message's writes with its completion:
+ * nothing was written, and the message will be retried. `reasons` names each cancelled action.
+ */
+export class TransactionCancelledError extends BrokerError {
+  override name = "TransactionCancelledError";
+  constructor(
+    readonly messageKey: string,
+    readonly reasons: readonly CancellationReason[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `The transaction of ${messageKey} was cancelled, nothing was written: ` +
+        reasons
+          .map(
+            (reason) =>
+              `action ${reason.index} (${reason.action}): ${reason.code}${reason.message ? ` (${reason.message})` : ""}`,
+          )
+          .join("; "),
+      options,
+    );
+  }
+
+  /** True when this worker's claim was taken over (its lease ran out): another worker owns the message now. */
+  get claimLost(): boolean {
+    return this.reasons.some((reason) => reason.index === 0 && reason.code === "ConditionalCheckFailed");
+  }
+}
+
+/** A handler's transaction cannot be committed as built: too many actions, or too many bytes. Never retried. */
+export class TransactionTooLargeError extends PoisonMessageError {
+  override name = "TransactionTooLargeError";
+  constructor(message: string) {
+    super(message, POISON_REASONS.rejectedByHandler);
+  }
+}

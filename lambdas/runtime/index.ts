@@ -28,6 +28,11 @@ export {
 export { type BatchSummary, type ConsumerObserver, PowertoolsObserver } from "./consumers/observability.js";
 export type { Admission, GuardedRecord, ProcessingGuard } from "./consumers/processing-guard.js";
 export { type SqsConsumer, type SqsConsumerOptions, sqsConsumer } from "./consumers/sqs-consumer.js";
+export { type CheckpointOptions, kinesisCheckpoints } from "./dedup/checkpoint-guard.js";
+export { type DedupOptions, dynamoDbDedup } from "./dedup/dedup-guard.js";
+export type { Checkpoint, DedupRecord, DedupStore } from "./dedup/dedup-store.js";
+export { DynamoDbDedupStore } from "./dedup/dynamodb-dedup-store.js";
+export { InMemoryDedupStore } from "./dedup/memory-dedup-store.js";
 export type { OutboxDestination, Transaction } from "./dedup/transaction.js";
 export {
   causedBy,
@@ -39,13 +44,17 @@ export {
 } from "./envelope.js";
 export {
   BrokerError,
+  type CancellationReason,
   ConfigurationError,
   POISON_REASONS,
   PoisonMessageError,
   type PoisonReason,
   PublishError,
   RetryLaterError,
+  TransactionCancelledError,
+  TransactionTooLargeError,
 } from "./errors.js";
+export { type OutboxRelayOptions, outboxRelay } from "./outbox/outbox-relay.js";
 export type { Publishable, Publisher } from "./producers/batch-publisher.js";
 export { BufferedPublisher, type BufferedPublisherOptions } from "./producers/buffered-publisher.js";
 export type { PublishReport, PublishResult } from "./producers/publish-report.js";

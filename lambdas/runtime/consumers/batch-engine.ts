@@ -60,7 +60,7 @@ export async function processBatch<TMessage>(
   const batch: BatchInfo = { group: config.group, source: records[0]?.source ?? "", lambdaContext };
   const decoded = await Promise.all(records.map((record) => record.decode()));
   const guarded = decoded.map((content, index) =>
-    content.ok ? toGuarded(records[index] as EngineRecord<TMessage>, content) : undefined,
+    content.ok && config.guard ? toGuarded(records[index] as EngineRecord<TMessage>, content) : undefined,
   );
   const outcomes = new Array<RecordOutcome>(records.length);
 
@@ -75,7 +75,7 @@ export async function processBatch<TMessage>(
     records.forEach((_, index) => {
       outcomes[index] = { kind: "failed", error: describeError(error) };
     });
-    return finish(records, outcomes, config, batch, started);
+    return finish(records, outcomes, [], config, batch, started);
   }
 
   const deadLetter = async (index: number, reason: PoisonReason, detail: string): Promise<RecordOutcome> => {
@@ -139,7 +139,7 @@ export async function processBatch<TMessage>(
         await config.handler(content.message, { ...context, ...extras });
       };
       try {
-        if (config.guard) await config.guard.run(guarded[index] as GuardedRecord, admission, invoke);
+        if (config.guard && guarded[index]) await config.guard.run(guarded[index], admission, invoke);
         else await invoke({ transaction: undefined });
         return { kind: "processed" };
       } catch (error) {
@@ -199,7 +199,7 @@ export async function processBatch<TMessage>(
       batch,
     );
   }
-  return finish(records, outcomes, config, batch, started);
+  return finish(records, outcomes, admissions, config, batch, started);
 }
 
 async function admit(
@@ -207,7 +207,7 @@ async function admit(
   guarded: ReadonlyArray<GuardedRecord | undefined>,
   batch: BatchInfo,
 ): Promise<Array<Admission | undefined>> {
-  if (!guard) return guarded.map((record) => (record ? RUN : undefined));
+  if (!guard) return guarded.map(() => undefined);
   const admissible = guarded.filter((record): record is GuardedRecord => record !== undefined);
   const decisions = admissible.length > 0 ? await guard.admit(admissible, batch) : [];
   let next = 0;
@@ -220,7 +220,8 @@ function toGuarded<TMessage>(
 ): GuardedRecord {
   return {
     messageId: content.messageId,
-    fingerprint: content.fingerprint,
+    message: content.message,
+    fingerprint: content.fingerprint(),
     sourceRecordId: record.itemIdentifier,
     ...(record.shardId ? { shardId: record.shardId } : {}),
     ...(record.sequenceNumber ? { sequenceNumber: record.sequenceNumber } : {}),
@@ -264,6 +265,7 @@ function settledOutcome(outcome: RecordOutcome): SettledOutcome {
 function finish<TMessage>(
   records: readonly EngineRecord<TMessage>[],
   outcomes: readonly RecordOutcome[],
+  admissions: ReadonlyArray<Admission | undefined>,
   config: EngineConfig<TMessage>,
   batch: BatchInfo,
   started: number,
@@ -286,6 +288,7 @@ function finish<TMessage>(
     failed: batchItemFailures.length,
     deadLettered: count("dead-lettered"),
     deadLetterReasons,
+    payloadMismatches: admissions.filter((admission) => admission?.payloadMismatch).length,
     durationMs: Math.round((performance.now() - started) * 100) / 100,
   };
   config.observer.batchCompleted(summary);

@@ -78,15 +78,18 @@ export async function decodeEnvelope<TPayload>(
     if (!result.ok) return poison(POISON_REASONS.schemaMismatch, result.issues, envelope.id);
     envelope = { ...envelope, payload: result.value };
   }
+  const decoded = envelope;
   return {
     ok: true,
-    message: envelope as MessageEnvelope<TPayload>,
-    messageId: envelope.id,
-    fingerprint: fingerprintOf(body),
+    message: decoded as MessageEnvelope<TPayload>,
+    messageId: decoded.id,
+    // What makes two messages the same: type, key and payload (not occurredAt, which a resend may change).
+    fingerprint: () =>
+      fingerprintOf(`${decoded.type}\n${decoded.key ?? ""}\n${JSON.stringify(decoded.payload)}`),
   };
 }
 
-/** A hash of the message's content, stable across redeliveries of the same bytes. */
+/** A short hash of some content (base64url, 132 bits). */
 export function fingerprintOf(content: string): string {
   return createHash("sha256").update(content).digest("base64url").slice(0, 22);
 }

@@ -61,7 +61,7 @@ export function dynamoDbStreamConsumer<TItem = Record<string, unknown>>(
       decode: async () => ({
         ok: true,
         messageId: record.eventID ?? sequenceNumber,
-        fingerprint: fingerprintOf(body),
+        fingerprint: () => fingerprintOf(body),
         message: {
           eventName: record.eventName ?? "MODIFY",
           eventId: record.eventID ?? sequenceNumber,

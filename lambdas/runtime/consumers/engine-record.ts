@@ -6,7 +6,8 @@ export type Decoded<TMessage> =
       readonly ok: true;
       readonly message: TMessage;
       readonly messageId: string;
-      readonly fingerprint: string;
+      /** A hash of the message's content; computed only when a dedup guard asks for it. */
+      readonly fingerprint: () => string;
     }
   | {
       readonly ok: false;

@@ -15,6 +15,8 @@ export interface BatchSummary {
   readonly failed: number;
   readonly deadLettered: number;
   readonly deadLetterReasons: Readonly<Partial<Record<PoisonReason, number>>>;
+  /** Message ids seen again with different content. */
+  readonly payloadMismatches: number;
   readonly durationMs: number;
 }
 
@@ -85,6 +87,12 @@ export class PowertoolsObserver implements ConsumerObserver {
     this.metrics.addMetric(CONSUMER_METRICS.failed, MetricUnit.Count, summary.failed);
     this.metrics.addMetric(CONSUMER_METRICS.poison, MetricUnit.Count, summary.deadLettered);
     this.metrics.addMetric(CONSUMER_METRICS.duplicates, MetricUnit.Count, summary.skipped);
+    if (summary.payloadMismatches > 0) {
+      this.logger.warn("message ids were seen again with different content", {
+        count: summary.payloadMismatches,
+      });
+      this.metrics.addMetric(CONSUMER_METRICS.payloadMismatches, MetricUnit.Count, summary.payloadMismatches);
+    }
     this.metrics.addMetric(CONSUMER_METRICS.duration, MetricUnit.Milliseconds, summary.durationMs);
     this.metrics.publishStoredMetrics();
   }

@@ -4,8 +4,10 @@ import type { HandlerContext } from "./handler-context.js";
 
 /** A decoded record as a guard sees it. */
 export interface GuardedRecord {
-  /** The dedup id: the envelope id (or the custom key). */
+  /** The envelope id (DynamoDB Streams: the event id). */
   readonly messageId: string;
+  /** The decoded message, for a custom dedup key. */
+  readonly message: unknown;
   /** A hash of the message's content, to tell a replay from a different message reusing the id. */
   readonly fingerprint: string;
   readonly sourceRecordId: string;
@@ -16,13 +18,17 @@ export interface GuardedRecord {
 }
 
 /** What a guard decides for one record before its handler may run. */
-export type Admission =
+export type Admission = (
   | { readonly kind: "run"; readonly claim?: unknown }
   /** Already processed: acknowledge without running. */
   | { readonly kind: "skip"; readonly reason: string }
   /** Being processed elsewhere right now: report a batch failure so the record comes back later. */
   | { readonly kind: "retry-later"; readonly reason: string }
-  | { readonly kind: "poison"; readonly reason: PoisonReason; readonly detail: string };
+  | { readonly kind: "poison"; readonly reason: PoisonReason; readonly detail: string }
+) & {
+  /** The id was seen before with different content (counted in the batch summary and metrics). */
+  readonly payloadMismatch?: boolean;
+};
 
 export type SettledOutcome = "processed" | "failed" | "dead-lettered" | "not-run";
 

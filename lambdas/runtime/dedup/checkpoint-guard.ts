@@ -1,0 +1,193 @@
+import { createHash, randomUUID } from "node:crypto";
+import { BROKER_ENV, DEDUP_TABLE } from "../constants.js";
+import { positiveInteger } from "../consumers/consumer-options.js";
+import { consumerLogger, describeError } from "../consumers/observability.js";
+import type {
+  Admission,
+  BatchInfo,
+  GuardedRecord,
+  ProcessingGuard,
+  SettledOutcome,
+} from "../consumers/processing-guard.js";
+import { ConfigurationError } from "../errors.js";
+import type { Checkpoint } from "./dedup-store.js";
+import { type GuardStoreOptions, type ResolvedStore, resolveStore } from "./guard-options.js";
+
+export interface CheckpointOptions extends GuardStoreOptions {
+  /**
+   * Message ids remembered per shard, to recognise producer retries (which Kinesis stores as new records
+   * with new sequence numbers): a duplicate is caught while fewer than this many records of its shard
+   * came between it and the original. Kept as 11-character hashes in the checkpoint item (~12 bytes each).
+   * @default 1000
+   */
+  readonly windowSize?: number;
+}
+
+/** A shard's lease and checkpoint for one batch; the admissions of its records point to it. */
+interface ShardClaim {
+  readonly key: string;
+  readonly token: string;
+  readonly checkpoint: Checkpoint;
+}
+
+/**
+ * Exactly-once processing for Kinesis consumer groups at a fraction of per-record dedup's cost: a
+ * checkpoint per (consumer group, shard) holding the last committed sequence number and a window of
+ * recent message ids. Each batch costs two conditional writes: one takes the shard's lease and reads the
+ * checkpoint, one moves it (only while this worker holds the lease). Records at or below the checkpoint
+ * (Lambda retries, replays) and ids in the window (producer retries) are skipped.
+ *
+ * Needs ParallelizationFactor 1: with several batches of one shard in flight, a per-shard checkpoint
+ * cannot tell what each has done. Use `dynamoDbDedup` for groups that need more.
+ */
+export function kinesisCheckpoints(options: CheckpointOptions = {}): ProcessingGuard {
+  return new CheckpointGuard(options);
+}
+
+class CheckpointGuard implements ProcessingGuard {
+  private readonly resolved: ResolvedStore;
+  private readonly windowSize: number;
+
+  constructor(options: CheckpointOptions) {
+    const factor =
+      positiveInteger(BROKER_ENV.parallelizationFactor, process.env[BROKER_ENV.parallelizationFactor]) ?? 1;
+    if (factor > 1) {
+      throw new ConfigurationError(
+        `kinesisCheckpoints needs ParallelizationFactor 1, but this consumer group runs with ${factor}: several ` +
+          "batches of one shard are in flight at once and a per-shard checkpoint cannot tell what each has done. " +
+          "Use dynamoDbDedup() (per-message dedup) for this group, or set parallelizationFactor to 1.",
+      );
+    }
+    this.resolved = resolveStore("kinesisCheckpoints", options);
+    this.windowSize = options.windowSize ?? 1_000;
+  }
+
+  async admit(records: readonly GuardedRecord[], batch: BatchInfo): Promise<Admission[]> {
+    const now = this.resolved.now();
+    const leaseExpiresAt = this.resolved.leaseEnd(batch, now);
+    const admissions = new Array<Admission>(records.length);
+    const byShard = new Map<string, number[]>();
+    records.forEach((record, index) => {
+      if (!record.shardId || !record.sequenceNumber) {
+        throw new ConfigurationError(
+          "kinesisCheckpoints guards Kinesis (or DynamoDB Streams) records only; use dynamoDbDedup for queues.",
+        );
+      }
+      byShard.set(record.shardId, [...(byShard.get(record.shardId) ?? []), index]);
+    });
+
+    await Promise.all(
+      [...byShard].map(async ([shardId, indexes]) => {
+        const key = `${DEDUP_TABLE.checkpointPrefix}${batch.group}#${shardId}`;
+        const token = randomUUID();
+        const lease = await this.resolved.store.acquireCheckpoint(key, token, leaseExpiresAt, now);
+        if (lease.outcome === "held") {
+          for (const index of indexes) {
+            admissions[index] = {
+              kind: "retry-later",
+              reason: `shard ${shardId} is being processed by another worker until ${new Date(lease.leaseExpiresAt).toISOString()}`,
+            };
+          }
+          return;
+        }
+        const claim: ShardClaim = { key, token, checkpoint: lease.checkpoint };
+        const committed =
+          lease.checkpoint.sequenceNumber === undefined ? undefined : BigInt(lease.checkpoint.sequenceNumber);
+        const seen = new Set(lease.checkpoint.recentIds);
+        for (const index of indexes) {
+          const record = records[index] as GuardedRecord;
+          const idHash = hashId(record.messageId);
+          if (committed !== undefined && BigInt(record.sequenceNumber as string) <= committed) {
+            admissions[index] = {
+              kind: "skip",
+              reason: "at or below the shard's checkpoint",
+              claim,
+            } as Admission;
+          } else if (seen.has(idHash)) {
+            admissions[index] = {
+              kind: "skip",
+              reason: "duplicate: a recent record of the shard had this message id",
+              claim,
+            } as Admission;
+          } else {
+            seen.add(idHash);
+            admissions[index] = { kind: "run", claim };
+          }
+        }
+      }),
+    );
+    return admissions;
+  }
+
+  async run(
+    _record: GuardedRecord,
+    _admission: Admission,
+    invoke: (extras: { transaction: undefined }) => Promise<void>,
+  ): Promise<void> {
+    await invoke({ transaction: undefined });
+  }
+
+  async settle(
+    settled: ReadonlyArray<{ record: GuardedRecord; admission: Admission; outcome: SettledOutcome }>,
+    batch: BatchInfo,
+  ): Promise<void> {
+    const byClaim = new Map<ShardClaim, typeof settled>();
+    for (const entry of settled) {
+      const claim = (entry.admission as { claim?: ShardClaim }).claim;
+      if (claim) byClaim.set(claim, [...(byClaim.get(claim) ?? []), entry]);
+    }
+    const logger = consumerLogger(batch.group);
+    await Promise.all(
+      [...byClaim].map(async ([claim, entries]) => {
+        try {
+          const committed = await this.resolved.store.commitCheckpoint(
+            claim.key,
+            claim.token,
+            this.nextCheckpoint(claim.checkpoint, entries),
+          );
+          if (!committed) {
+            logger.warn(
+              "the shard's lease was taken over before its checkpoint could move; its new owner replays from the last checkpoint",
+              {
+                checkpoint: claim.key,
+              },
+            );
+          }
+        } catch (error) {
+          logger.error("could not move the shard's checkpoint; its records will be replayed", {
+            checkpoint: claim.key,
+            error: describeError(error),
+          });
+        }
+      }),
+    );
+  }
+
+  /**
+   * The checkpoint moves to the end of the batch's finished prefix (processed, skipped or dead-lettered
+   * records, in order, up to the first that failed). Every record that ran goes into the id window, even
+   * past that prefix (ordering by key lets later keys finish), so that their replay is skipped.
+   */
+  private nextCheckpoint(
+    previous: Checkpoint,
+    entries: ReadonlyArray<{ record: GuardedRecord; admission: Admission; outcome: SettledOutcome }>,
+  ): Checkpoint {
+    let sequenceNumber = previous.sequenceNumber;
+    let inPrefix = true;
+    const ran: string[] = [];
+    for (const { record, admission, outcome } of entries) {
+      const finished = outcome === "processed" || outcome === "dead-lettered";
+      if (!finished) inPrefix = false;
+      if (finished && inPrefix) sequenceNumber = record.sequenceNumber;
+      if (admission.kind === "run" && outcome === "processed") ran.push(hashId(record.messageId));
+    }
+    return {
+      ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
+      recentIds: [...previous.recentIds, ...ran].slice(-this.windowSize),
+    };
+  }
+}
+
+function hashId(messageId: string): string {
+  return createHash("sha256").update(messageId).digest("base64url").slice(0, 11);
+}

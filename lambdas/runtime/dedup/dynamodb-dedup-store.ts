@@ -1,0 +1,300 @@
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  type WriteRequest,
+} from "@aws-sdk/client-dynamodb";
+import { DEDUP_TABLE } from "../constants.js";
+import { TransactionCancelledError } from "../errors.js";
+import { backoffDelay, DEFAULT_RETRY_POLICY, sleep } from "../retry.js";
+import type {
+  Checkpoint,
+  CheckpointLease,
+  ClaimRequest,
+  ClaimResult,
+  CompletionRequest,
+  DedupRecord,
+  DedupStore,
+} from "./dedup-store.js";
+import { describeAction } from "./transaction.js";
+
+const PK = DEDUP_TABLE.partitionKey;
+const TTL = DEDUP_TABLE.timeToLiveAttribute;
+const BATCH_WRITE_MAX = 25;
+const BATCH_GET_MAX = 100;
+
+/** Every attribute name goes through a placeholder: `status` and `token` are DynamoDB reserved words. */
+const NAMES = {
+  "#pk": PK,
+  "#status": "status",
+  "#token": "token",
+  "#lease": "leaseExpiresAt",
+  "#ttl": TTL,
+  "#fingerprint": "fingerprint",
+  "#completedAt": "completedAt",
+  "#sequence": "sequenceNumber",
+  "#recent": "recentIds",
+};
+
+const n = (value: number): AttributeValue => ({ N: String(value) });
+const s = (value: string): AttributeValue => ({ S: value });
+
+/** The dedup store on a DynamoDB table (the DedupTable construct's). Every call is one round trip. */
+export class DynamoDbDedupStore implements DedupStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    readonly tableName: string,
+  ) {}
+
+  async claim(claims: readonly ClaimRequest[], now: number): Promise<ClaimResult[]> {
+    return Promise.all(
+      claims.map(async (claim): Promise<ClaimResult> => {
+        try {
+          await this.client.send(
+            new PutItemCommand({
+              TableName: this.tableName,
+              Item: {
+                [PK]: s(claim.key),
+                status: s("IN_PROGRESS"),
+                token: s(claim.token),
+                leaseExpiresAt: n(claim.leaseExpiresAt),
+                fingerprint: s(claim.fingerprint),
+                [TTL]: n(claim.expiresAt),
+              },
+              // New; or a claim whose lease ran out (its worker died); or a record past its retention.
+              ConditionExpression:
+                "attribute_not_exists(#pk) OR (#status = :inProgress AND #lease < :now) OR #ttl < :nowSeconds",
+              ExpressionAttributeNames: pick(NAMES, "#pk", "#status", "#lease", "#ttl"),
+              ExpressionAttributeValues: {
+                ":inProgress": s("IN_PROGRESS"),
+                ":now": n(now),
+                ":nowSeconds": n(Math.floor(now / 1000)),
+              },
+              // A duplicate costs no second read: the refusal carries the existing record.
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            }),
+          );
+          return { outcome: "claimed" };
+        } catch (error) {
+          if (error instanceof ConditionalCheckFailedException && error.Item) {
+            return { outcome: "exists", record: recordOf(error.Item) };
+          }
+          throw error;
+        }
+      }),
+    );
+  }
+
+  async read(keys: readonly string[]): Promise<Map<string, DedupRecord>> {
+    const found = new Map<string, DedupRecord>();
+    await Promise.all(
+      chunks(keys, BATCH_GET_MAX).map(async (chunk) => {
+        let request:
+          | Record<string, { Keys: Array<Record<string, AttributeValue>>; ConsistentRead: boolean }>
+          | undefined = {
+          [this.tableName]: { Keys: chunk.map((key) => ({ [PK]: s(key) })), ConsistentRead: true },
+        };
+        for (let attempt = 1; request && Object.keys(request).length > 0; attempt++) {
+          const response = await this.client.send(new BatchGetItemCommand({ RequestItems: request }));
+          for (const item of response.Responses?.[this.tableName] ?? []) {
+            const record = recordOf(item);
+            found.set(record.key, record);
+          }
+          request = response.UnprocessedKeys as typeof request;
+          if (request && Object.keys(request).length > 0)
+            await sleep(backoffDelay(attempt, DEFAULT_RETRY_POLICY));
+        }
+      }),
+    );
+    return found;
+  }
+
+  async complete(completions: readonly CompletionRequest[], now: number): Promise<void> {
+    await Promise.all(
+      chunks(completions, BATCH_WRITE_MAX).map(async (chunk) => {
+        let requests: WriteRequest[] = chunk.map((completion) => ({
+          PutRequest: {
+            Item: {
+              [PK]: s(completion.key),
+              status: s("COMPLETED"),
+              fingerprint: s(completion.fingerprint),
+              completedAt: n(now),
+              [TTL]: n(completion.expiresAt),
+            },
+          },
+        }));
+        for (let attempt = 1; requests.length > 0; attempt++) {
+          const response = await this.client.send(
+            new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }),
+          );
+          requests = response.UnprocessedItems?.[this.tableName] ?? [];
+          if (requests.length > 0) {
+            if (attempt >= DEFAULT_RETRY_POLICY.maxAttempts)
+              throw new Error(`${requests.length} dedup completions stayed unprocessed`);
+            await sleep(backoffDelay(attempt, DEFAULT_RETRY_POLICY));
+          }
+        }
+      }),
+    );
+  }
+
+  async release(claims: ReadonlyArray<{ key: string; token: string }>): Promise<void> {
+    await Promise.all(
+      claims.map(async (claim) => {
+        try {
+          await this.client.send(
+            new DeleteItemCommand({
+              TableName: this.tableName,
+              Key: { [PK]: s(claim.key) },
+              ConditionExpression: "#token = :token",
+              ExpressionAttributeNames: pick(NAMES, "#token"),
+              ExpressionAttributeValues: { ":token": s(claim.token) },
+            }),
+          );
+        } catch (error) {
+          // Someone else holds (or completed) it now: theirs is not ours to release.
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }),
+    );
+  }
+
+  async commit(
+    completion: CompletionRequest,
+    writes: readonly TransactWriteItem[],
+    now: number,
+  ): Promise<void> {
+    const completionItem: TransactWriteItem = {
+      Update: {
+        TableName: this.tableName,
+        Key: { [PK]: s(completion.key) },
+        UpdateExpression: "SET #status = :completed, #completedAt = :now, #ttl = :ttl REMOVE #token, #lease",
+        // Only while this worker holds the claim: a worker whose lease was taken over commits nothing.
+        ConditionExpression: "#token = :token AND #status = :inProgress",
+        ExpressionAttributeNames: pick(NAMES, "#status", "#completedAt", "#ttl", "#token", "#lease"),
+        ExpressionAttributeValues: {
+          ":completed": s("COMPLETED"),
+          ":inProgress": s("IN_PROGRESS"),
+          ":now": n(now),
+          ":ttl": n(completion.expiresAt),
+          ":token": s(completion.token),
+        },
+      },
+    };
+    const items = [completionItem, ...writes];
+    try {
+      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        const reasons = (error.CancellationReasons ?? [])
+          .map((reason, index) => ({ reason, index }))
+          .filter(({ reason }) => reason.Code && reason.Code !== "None")
+          .map(({ reason, index }) => ({
+            index,
+            action:
+              index === 0
+                ? `dedup completion of ${completion.key}`
+                : describeAction(items[index] as TransactWriteItem),
+            code: reason.Code as string,
+            ...(reason.Message ? { message: reason.Message } : {}),
+          }));
+        throw new TransactionCancelledError(completion.key, reasons, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async acquireCheckpoint(
+    key: string,
+    token: string,
+    leaseExpiresAt: number,
+    now: number,
+  ): Promise<CheckpointLease> {
+    try {
+      const response = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [PK]: s(key) },
+          UpdateExpression: "SET #token = :token, #lease = :until",
+          ConditionExpression: "attribute_not_exists(#token) OR #lease < :now",
+          ExpressionAttributeNames: pick(NAMES, "#token", "#lease"),
+          ExpressionAttributeValues: { ":token": s(token), ":until": n(leaseExpiresAt), ":now": n(now) },
+          ReturnValues: "ALL_NEW",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      const item = response.Attributes ?? {};
+      return {
+        outcome: "acquired",
+        checkpoint: {
+          ...(item.sequenceNumber?.S ? { sequenceNumber: item.sequenceNumber.S } : {}),
+          recentIds: item.recentIds?.S ? item.recentIds.S.split(" ") : [],
+        },
+      };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return { outcome: "held", leaseExpiresAt: Number(error.Item?.leaseExpiresAt?.N ?? 0) };
+      }
+      throw error;
+    }
+  }
+
+  async commitCheckpoint(key: string, token: string, checkpoint: Checkpoint): Promise<boolean> {
+    const moves = checkpoint.sequenceNumber !== undefined;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [PK]: s(key) },
+          UpdateExpression: `SET #recent = :recent${moves ? ", #sequence = :sequence" : ""} REMOVE #token, #lease`,
+          ConditionExpression: "#token = :token",
+          ExpressionAttributeNames: pick(
+            NAMES,
+            "#recent",
+            "#token",
+            "#lease",
+            ...(moves ? (["#sequence"] as const) : []),
+          ),
+          ExpressionAttributeValues: {
+            ":token": s(token),
+            ":recent": s(checkpoint.recentIds.join(" ")),
+            ...(moves ? { ":sequence": s(checkpoint.sequenceNumber as string) } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}
+
+function recordOf(item: Record<string, AttributeValue>): DedupRecord {
+  return {
+    key: item[PK]?.S ?? "",
+    status: item.status?.S === "COMPLETED" ? "COMPLETED" : "IN_PROGRESS",
+    fingerprint: item.fingerprint?.S ?? "",
+    ...(item.token?.S ? { token: item.token.S } : {}),
+    ...(item.leaseExpiresAt?.N ? { leaseExpiresAt: Number(item.leaseExpiresAt.N) } : {}),
+    expiresAt: Number(item[TTL]?.N ?? 0),
+  };
+}
+
+function pick<T extends Record<string, string>>(source: T, ...names: Array<keyof T>): Record<string, string> {
+  return Object.fromEntries(names.map((name) => [name, source[name]])) as Record<string, string>;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  return result;
+}

@@ -1,0 +1,57 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { defaultDynamoDbClient } from "../aws-clients.js";
+import { BROKER_ENV } from "../constants.js";
+import { positiveInteger } from "../consumers/consumer-options.js";
+import type { BatchInfo } from "../consumers/processing-guard.js";
+import { ConfigurationError } from "../errors.js";
+import type { DedupStore } from "./dedup-store.js";
+import { DynamoDbDedupStore } from "./dynamodb-dedup-store.js";
+
+/** Where a guard keeps its records, and its clock. */
+export interface GuardStoreOptions {
+  /** The dedup table. @default - the BROKER_DEDUP_TABLE_NAME environment variable */
+  readonly tableName?: string;
+  /** @default - a client from the standard environment */
+  readonly client?: DynamoDBClient;
+  /** Replaces the DynamoDB table (an InMemoryDedupStore in unit tests). */
+  readonly store?: DedupStore;
+  /** How long a claim lasts outside Lambda, where no remaining time is known. @default 300000 (5 minutes) */
+  readonly leaseWithoutLambdaContextMs?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface ResolvedStore {
+  readonly store: DedupStore;
+  readonly tableName: string;
+  readonly now: () => number;
+  /** When a claim taken now ends: when this Lambda invocation would. */
+  leaseEnd(batch: BatchInfo, now: number): number;
+}
+
+export function resolveStore(guard: string, options: GuardStoreOptions): ResolvedStore {
+  const tableName =
+    options.tableName ?? process.env[BROKER_ENV.dedupTableName] ?? (options.store ? "in-memory" : undefined);
+  if (!tableName) {
+    throw new ConfigurationError(
+      `${guard} needs the dedup table: pass { tableName } or set ${BROKER_ENV.dedupTableName} ` +
+        "(the DedupTable construct sets it for the consumers it is bound to).",
+    );
+  }
+  const fallbackLeaseMs = options.leaseWithoutLambdaContextMs ?? 300_000;
+  return {
+    store: options.store ?? new DynamoDbDedupStore(options.client ?? defaultDynamoDbClient(), tableName),
+    tableName,
+    now: options.now ?? Date.now,
+    leaseEnd: (batch, now) => now + (batch.lambdaContext?.getRemainingTimeInMillis() ?? fallbackLeaseMs),
+  };
+}
+
+/** Seconds a completed record is kept: the option, else the environment the DedupTable sets, else 14 days. */
+export function retentionSeconds(option: number | undefined): number {
+  return (
+    option ??
+    positiveInteger(BROKER_ENV.dedupRetentionSeconds, process.env[BROKER_ENV.dedupRetentionSeconds]) ??
+    14 * 24 * 3600
+  );
+}
