@@ -6,7 +6,9 @@ import { Construct } from "constructs";
 import { BrokerDashboard } from "./broker-dashboard.js";
 import { DedupTable, type DedupTableProps } from "./dedup-table.js";
 import { FanOutTopic, type FanOutTopicProps, type IFanOutTopic } from "./fan-out-topic.js";
+import { Outbox, type OutboxProps } from "./outbox.js";
 import { ShardedStream, type ShardedStreamProps } from "./sharded-stream.js";
+import { fail } from "./validation.js";
 
 export interface MessageBrokerProps {
   /** The dedup table for exactly-once processing, injected into every consumer; `false` for none. @default true */
@@ -72,6 +74,16 @@ export class MessageBroker extends Construct {
     const topic = FanOutTopic.fromTopicArn(this, id, topicArn, this.shared());
     this.dashboard.addTopic(topic);
     return topic;
+  }
+
+  /** The transactional outbox of this topology's dedup table (created with `dedup: { stream: true }`). */
+  addOutbox(id: string, props: Omit<OutboxProps, "dedupTable"> = {}): Outbox {
+    if (!this.dedupTable) fail(this, "addOutbox needs the dedup table; do not set dedup: false.");
+    return new Outbox(this, id, {
+      ...props,
+      dedupTable: this.dedupTable,
+      ...(this.alarmAction ? { alarmAction: this.alarmAction } : {}),
+    });
   }
 
   /** A sharded stream of this topology. */

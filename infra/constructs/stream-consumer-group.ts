@@ -124,7 +124,11 @@ export class StreamConsumerGroup extends Construct {
       props.consumer.addEventSource(new KinesisEventSource(props.stream, sourceProps));
     }
 
-    const environment: Record<string, string> = { [BROKER_ENV.consumerGroup]: this.name };
+    const environment: Record<string, string> = {
+      [BROKER_ENV.consumerGroup]: this.name,
+      // kinesisCheckpoints() reads it, and refuses to run above 1.
+      [BROKER_ENV.parallelizationFactor]: String(props.parallelizationFactor ?? 1),
+    };
     if (this.onFailureQueue) {
       this.onFailureQueue.grantSendMessages(props.consumer);
       environment[BROKER_ENV.deadLetterQueueUrl] = this.onFailureQueue.queueUrl;

@@ -3,7 +3,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { SubscriptionFilter } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
-import { ORDER_EVENTS, ORDERS_ENV } from "../../lambdas/handlers/order-events.js";
+import { type DedupMode, ORDER_EVENTS, ORDERS_ENV } from "../../lambdas/handlers/order-events.js";
 import { ConsumerFunction } from "../constructs/consumer-function.js";
 import { MessageBroker } from "../constructs/message-broker.js";
 import type { QueueConsumerGroup } from "../constructs/queue-consumer-group.js";
@@ -18,11 +18,11 @@ export interface OrdersStackProps extends StackProps {
 
 /**
  * The reference topology, deployable as is:
- * - `OrderEvents` (standard topic) fanning out to `billing`, `shipping` (paid and cancelled orders only)
- *   and `analytics`;
+ * - `OrderEvents` (standard topic) fanning out to `billing` (placed orders; it announces them paid through
+ *   the transactional outbox), `shipping` (paid and cancelled orders only) and `analytics` (everything);
  * - `OrderLifecycle` (FIFO topic, archived 7 days for replay) with the ordered group `fulfillment`;
  * - `Ledger` (Kinesis, 2 shards) with the group `ledger`;
- * - the dedup table, and an orders table where the handlers record what they do.
+ * - the dedup table with its outbox relay, and an orders table where the handlers record what they do.
  */
 export class OrdersStack extends Stack {
   readonly broker: MessageBroker;
@@ -44,25 +44,42 @@ export class OrdersStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    const consumer = (name: string, entry: string) => {
+    const consumer = (
+      name: string,
+      entry: string,
+      dedupMode: DedupMode,
+      environment: Record<string, string> = {},
+    ) => {
       const fn = new ConsumerFunction(this, `${name}Consumer`, {
         entry: handlerEntry(entry),
-        environment: { [ORDERS_ENV.tableName]: this.ordersTable.tableName },
+        environment: {
+          [ORDERS_ENV.tableName]: this.ordersTable.tableName,
+          [ORDERS_ENV.dedupMode]: dedupMode,
+          ...environment,
+        },
       });
       this.ordersTable.grantWriteData(fn);
       return fn;
     };
 
     const orderEvents = this.broker.addTopic("OrderEvents");
-    const billing = orderEvents.addConsumerGroup("billing", { consumer: consumer("Billing", "billing.ts") });
+    // Billing commits the bill and the order.paid message in one transaction; the outbox relays the message.
+    const outbox = this.broker.addOutbox("Outbox", { topics: [orderEvents] });
+    const billing = orderEvents.addConsumerGroup("billing", {
+      consumer: consumer("Billing", "billing.ts", "transactional", {
+        [ORDERS_ENV.orderEventsTopicArn]: orderEvents.topic.topicArn,
+      }),
+      filterPolicy: { type: SubscriptionFilter.stringFilter({ allowlist: [ORDER_EVENTS.placed] }) },
+    });
     const shipping = orderEvents.addConsumerGroup("shipping", {
-      consumer: consumer("Shipping", "record-order.ts"),
+      consumer: consumer("Shipping", "record-order.ts", "transactional"),
       filterPolicy: {
         type: SubscriptionFilter.stringFilter({ allowlist: [ORDER_EVENTS.paid, ORDER_EVENTS.cancelled] }),
       },
     });
     const analytics = orderEvents.addConsumerGroup("analytics", {
-      consumer: consumer("Analytics", "record-order.ts"),
+      // Plain dedup: cheaper, with an at-least-once window if a worker dies after its side effect.
+      consumer: consumer("Analytics", "record-order.ts", "plain"),
       // Analytics is not latency-sensitive: gather larger batches.
       batchSize: 100,
       maxBatchingWindow: Duration.seconds(5),
@@ -70,11 +87,11 @@ export class OrdersStack extends Stack {
 
     const orderLifecycle = this.broker.addTopic("OrderLifecycle", { fifo: true, archiveRetentionDays: 7 });
     const fulfillment = orderLifecycle.addConsumerGroup("fulfillment", {
-      consumer: consumer("Fulfillment", "record-order.ts"),
+      consumer: consumer("Fulfillment", "record-order.ts", "transactional"),
     });
 
     const ledgerStream = this.broker.addStream("Ledger", { shardCount: 2 });
-    ledgerStream.addConsumerGroup("ledger", { consumer: consumer("Ledger", "ledger.ts") });
+    ledgerStream.addConsumerGroup("ledger", { consumer: consumer("Ledger", "ledger.ts", "checkpoints") });
 
     new CfnOutput(this, "OrderEventsTopicArn", { value: orderEvents.topic.topicArn });
     new CfnOutput(this, "OrderLifecycleTopicArn", { value: orderLifecycle.topic.topicArn });
@@ -85,6 +102,7 @@ export class OrdersStack extends Stack {
     });
     new CfnOutput(this, "DedupTableName", { value: this.broker.dedupTable?.tableName ?? "" });
     new CfnOutput(this, "OrdersTableName", { value: this.ordersTable.tableName });
+    new CfnOutput(this, "OutboxOnFailureQueueUrl", { value: outbox.onFailureQueue.queueUrl });
   }
 
   private outputQueues(group: QueueConsumerGroup): void {

@@ -1,12 +1,31 @@
-import { sqsConsumer } from "../runtime/index.js";
-import { maybeInjectFailure, recordEffect } from "./effects.js";
-import { Order } from "./order-events.js";
+import { causedBy, sqsConsumer, TopicPublisher } from "../runtime/index.js";
+import { dedupFromEnvironment } from "./dedup-mode.js";
+import { maybeInjectFailure, recordEffect, requiredEnv } from "./effects.js";
+import { ORDER_EVENTS, ORDERS_ENV, Order } from "./order-events.js";
 
-/** The `billing` consumer group of the orders topology: bills every placed order. */
+let directPublisher: TopicPublisher | undefined;
+
+/**
+ * The `billing` consumer group: bills every placed order and announces it paid. In transactional mode the
+ * bill and the `order.paid` message commit together (the message through the outbox), exactly once.
+ */
 export const handler = sqsConsumer({
   schema: Order,
+  dedup: dedupFromEnvironment("transactional"),
   handler: async (message, context) => {
     maybeInjectFailure(context.group);
     await recordEffect({ group: context.group, messageId: message.id, order: message.payload }, context);
+    const topicArn = requiredEnv(ORDERS_ENV.orderEventsTopicArn);
+    const paid = causedBy(message, {
+      type: ORDER_EVENTS.paid,
+      key: message.payload.customerId,
+      payload: message.payload,
+    });
+    if (context.transaction) {
+      context.transaction.publish({ topicArn }, paid);
+    } else {
+      directPublisher ??= new TopicPublisher({ topicArn });
+      await directPublisher.publish([paid]);
+    }
   },
 });

@@ -59,10 +59,12 @@ export function maybeInjectFailure(group: string): void {
 }
 
 function ordersTableName(): string {
-  const name = process.env[ORDERS_ENV.tableName];
-  if (!name)
-    throw new ConfigurationError(
-      `${ORDERS_ENV.tableName} is not set; the reference stack sets it for its handlers.`,
-    );
-  return name;
+  return requiredEnv(ORDERS_ENV.tableName);
+}
+
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value)
+    throw new ConfigurationError(`${name} is not set; the reference stack sets it for its handlers.`);
+  return value;
 }

@@ -1,10 +1,15 @@
 import { kinesisConsumer } from "../runtime/index.js";
+import { dedupFromEnvironment } from "./dedup-mode.js";
 import { maybeInjectFailure, recordEffect } from "./effects.js";
 import { Order } from "./order-events.js";
 
-/** The `ledger` consumer group of the orders topology: every order, in order per customer. */
+/**
+ * The `ledger` consumer group: every order, in order per customer, deduplicated by shard checkpoints
+ * (two DynamoDB writes per batch).
+ */
 export const handler = kinesisConsumer({
   schema: Order,
+  dedup: dedupFromEnvironment("checkpoints"),
   handler: async (message, context) => {
     maybeInjectFailure(context.group);
     await recordEffect({ group: context.group, messageId: message.id, order: message.payload }, context);

@@ -22,4 +22,10 @@ export const ORDERS_ENV = {
   tableName: "ORDERS_TABLE_NAME",
   /** Demo and chaos runs only: the probability that a handler fails (transiently) before doing anything. */
   chaosFailRate: "BROKER_CHAOS_FAIL_RATE",
+  /** How a handler deduplicates: `transactional`, `plain`, `checkpoints` (Kinesis) or `off`. */
+  dedupMode: "ORDERS_DEDUP_MODE",
+  /** Where billing announces paid orders (through the outbox, in transactional mode). */
+  orderEventsTopicArn: "ORDER_EVENTS_TOPIC_ARN",
 } as const;
+
+export type DedupMode = "transactional" | "plain" | "checkpoints" | "off";

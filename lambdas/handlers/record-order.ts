@@ -1,4 +1,5 @@
 import { sqsConsumer } from "../runtime/index.js";
+import { dedupFromEnvironment } from "./dedup-mode.js";
 import { maybeInjectFailure, recordEffect } from "./effects.js";
 import { Order } from "./order-events.js";
 
@@ -8,6 +9,7 @@ import { Order } from "./order-events.js";
  */
 export const handler = sqsConsumer({
   schema: Order,
+  dedup: dedupFromEnvironment("transactional"),
   handler: async (message, context) => {
     maybeInjectFailure(context.group);
     await recordEffect({ group: context.group, messageId: message.id, order: message.payload }, context);

@@ -1,0 +1,145 @@
+import { fileURLToPath } from "node:url";
+import { Duration, Validations } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, type IAlarmAction, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { BROKER_ENV, DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
+import { bindConsumerEnvironment } from "./consumer-binding.js";
+import { ConsumerFunction } from "./consumer-function.js";
+import type { DedupTable } from "./dedup-table.js";
+import type { IFanOutTopic } from "./fan-out-topic.js";
+import type { ShardedStream } from "./sharded-stream.js";
+import { fail, requireIntegerInRange } from "./validation.js";
+
+const RELAY_ENTRY = fileURLToPath(new URL("../../lambdas/handlers/outbox-relay.ts", import.meta.url));
+
+export interface OutboxProps {
+  /** The dedup table the transactional handlers commit to; it must keep a stream (`stream: true`). */
+  readonly dedupTable: DedupTable;
+  /** Topics the relay may publish to. More can be added with `addDestination`. @default - none */
+  readonly topics?: readonly IFanOutTopic[];
+  /** Streams the relay may write to. @default - none */
+  readonly streams?: readonly ShardedStream[];
+  /** Outbox rows per relay invocation, 1 to 10,000. @default 100 */
+  readonly batchSize?: number;
+  /** Retries of a failing batch before Lambda gives up on it (to the on-failure queue). @default 10 */
+  readonly retryAttempts?: number;
+  /** @default - the serverless-broker relay, as a ConsumerFunction */
+  readonly relay?: IFunction;
+  readonly alarmAction?: IAlarmAction;
+}
+
+/**
+ * The transactional outbox: a relay function reading the dedup table's stream (only new `outbox#` rows,
+ * by event filter) and publishing each row to its topic or stream with its original id. With the
+ * runtime's transactional mode, a handler's writes and its outgoing messages to several topics commit
+ * atomically, and reach subscribers exactly once after downstream dedup.
+ */
+export class Outbox extends Construct {
+  readonly relay: IFunction;
+  readonly onFailureQueue: Queue;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: OutboxProps) {
+    super(scope, id);
+    const stream = props.dedupTable.table.tableStreamArn;
+    if (!stream)
+      fail(
+        this,
+        "the dedup table keeps no stream; create it with { stream: true } so that the relay can read the outbox.",
+      );
+    requireIntegerInRange(this, "batchSize", props.batchSize, 1, 10_000);
+    requireIntegerInRange(this, "retryAttempts", props.retryAttempts, 0, 10_000);
+
+    this.relay = props.relay ?? new ConsumerFunction(this, "Relay", { entry: RELAY_ENTRY });
+    this.onFailureQueue = new Queue(this, "OnFailureQueue", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.onFailureQueue).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason:
+        "This queue is the relay's on-failure (dead-letter) destination; it needs no dead-letter queue of its own.",
+    });
+    this.relay.addEventSource(
+      new DynamoEventSource(props.dedupTable.table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: props.batchSize ?? 100,
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        retryAttempts: props.retryAttempts ?? 10,
+        maxRecordAge: Duration.days(1),
+        onFailure: new SqsDlq(this.onFailureQueue),
+        // Only new outbox rows wake the relay; dedup claims and checkpoints on the same table do not.
+        filters: [
+          FilterCriteria.filter({
+            eventName: FilterRule.isEqual("INSERT"),
+            dynamodb: {
+              Keys: { [DEDUP_TABLE.partitionKey]: { S: FilterRule.beginsWith(DEDUP_TABLE.outboxPrefix) } },
+            },
+          }),
+        ],
+      }),
+    );
+    this.onFailureQueue.grantSendMessages(this.relay);
+    bindConsumerEnvironment(this, this.relay, {
+      [BROKER_ENV.consumerGroup]: "outbox-relay",
+      [BROKER_ENV.deadLetterQueueUrl]: this.onFailureQueue.queueUrl,
+    });
+    if (this.relay.role) {
+      Validations.of(this.relay.role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason:
+          "dynamodb:ListStreams, which Lambda's DynamoDB Streams event source needs, cannot be scoped to a resource.",
+      });
+      Validations.of(this.relay.role).acknowledge({
+        id: "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        reason:
+          "CDK's grant to publish to a KMS-encrypted topic: kms:GenerateDataKey* on that topic's key only.",
+      });
+    }
+    for (const topic of props.topics ?? []) this.addDestination(topic);
+    for (const destination of props.streams ?? []) this.addDestination(destination);
+
+    for (const [alarmId, description, metric] of [
+      [
+        "RelayErrorsAlarm",
+        "The outbox relay fails",
+        this.relay.metricErrors({ period: Duration.minutes(5) }),
+      ],
+      [
+        "RelayLagAlarm",
+        "The outbox relay is over 5 minutes behind",
+        this.relay.metric("IteratorAge", { statistic: "Maximum", period: Duration.minutes(1) }),
+      ],
+      [
+        "RelayDeadLettersAlarm",
+        "Outbox rows are waiting in the relay's on-failure queue",
+        this.onFailureQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: "Maximum",
+          period: Duration.minutes(1),
+        }),
+      ],
+    ] as const) {
+      const alarm = new Alarm(this, alarmId, {
+        alarmDescription: description,
+        metric,
+        threshold: alarmId === "RelayLagAlarm" ? 300_000 : 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmAction) alarm.addAlarmAction(props.alarmAction);
+      this.alarms.push(alarm);
+    }
+  }
+
+  /** Lets the relay publish to one more topic or stream. */
+  addDestination(destination: IFanOutTopic | ShardedStream): void {
+    if ("grantPublish" in destination) destination.grantPublish(this.relay);
+    else destination.grantWrite(this.relay);
+  }
+}

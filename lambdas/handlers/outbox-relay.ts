@@ -1,0 +1,4 @@
+import { outboxRelay } from "../runtime/index.js";
+
+/** Publishes the outbox rows that transactional handlers commit, to their topics and streams. */
+export const handler = outboxRelay();
