@@ -22,7 +22,7 @@ describe("OrdersStack (the reference topology)", () => {
       FilterPolicy: { type: ["order.paid", "order.cancelled"] },
     });
     assert.hasResourceProperties("AWS::Kinesis::Stream", { ShardCount: 2 });
-    assert.resourceCountIs("AWS::Lambda::EventSourceMapping", 5);
+    assert.resourceCountIs("AWS::Lambda::EventSourceMapping", 6);
     for (const group of ["billing", "shipping", "analytics", "fulfillment", "ledger"]) {
       assert.hasResourceProperties("AWS::Lambda::Function", {
         Environment: {
@@ -51,6 +51,7 @@ describe("OrdersStack (the reference topology)", () => {
         "OrderEventsTopicArn",
         "OrderLifecycleTopicArn",
         "OrdersTableName",
+        "OutboxOnFailureQueueUrl",
         "ShippingDeadLetterQueueUrl",
         "ShippingQueueUrl",
       ].sort(),
@@ -78,6 +79,6 @@ describe("OrdersStack (the reference topology)", () => {
     const functions = Object.values(synthesized.Resources as Record<string, { Type: string }>).filter(
       (resource) => resource.Type === "AWS::Lambda::Function",
     );
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
   });
 });

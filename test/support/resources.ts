@@ -3,6 +3,13 @@
  * register their deletion, so that suites can share one cloud (and run against LocalStack or AWS).
  */
 import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import {
   CreateStreamCommand,
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
@@ -20,6 +27,7 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import { DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
 import { eventually } from "./eventually.js";
 import { uniqueName } from "./names.js";
 
@@ -167,3 +175,51 @@ export async function createStream(cleanup: Cleanup, prefix: string, shardCount:
     shardIds: Shards.map((shard) => shard.ShardId as string),
   };
 }
+
+export const dynamodb = new DynamoDBClient({});
+
+/** A table shaped like the DedupTable construct's (key and TTL from the runtime's constants). */
+export async function createDedupTable(cleanup: Cleanup, prefix: string, { stream = false } = {}) {
+  const tableName = uniqueName(prefix);
+  const { TableDescription } = await dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: DEDUP_TABLE.partitionKey, AttributeType: "S" }],
+      KeySchema: [{ AttributeName: DEDUP_TABLE.partitionKey, KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+      ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_IMAGE" } } : {}),
+    }),
+  );
+  cleanup.add(() => dynamodb.send(new DeleteTableCommand({ TableName: tableName })));
+  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
+  await dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: DEDUP_TABLE.timeToLiveAttribute, Enabled: true },
+    }),
+  );
+  return { tableName, streamArn: TableDescription?.LatestStreamArn };
+}
+
+/** Counts the commands a client sends (retries not included), by name: what a call costs. */
+export function countRequests(client: {
+  middlewareStack: { add: (...args: never[]) => void };
+}): Map<string, number> {
+  const counts = new Map<string, number>();
+  (
+    client.middlewareStack as unknown as {
+      add: (middleware: unknown, options: { step: string; name: string }) => void;
+    }
+  ).add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+      async (args: unknown) => {
+        counts.set(context.commandName ?? "?", (counts.get(context.commandName ?? "?") ?? 0) + 1);
+        return next(args);
+      },
+    { step: "initialize", name: `countRequests-${Math.random()}` },
+  );
+  return counts;
+}
+
+export const total = (counts: Map<string, number>) =>
+  [...counts.values()].reduce((sum, count) => sum + count, 0);
