@@ -70,6 +70,9 @@ export class Gateway {
     http1.on("request", handler);
     http2.on("request", handler);
     server.on("connection", (socket) => {
+      // Requests and responses go out in several small writes; with Nagle's algorithm each would wait
+      // for the peer's delayed ACK (~40 ms a request).
+      socket.setNoDelay(true);
       gateway.sockets.add(socket);
       socket.on("close", () => gateway.sockets.delete(socket));
       socket.on("error", () => socket.destroy());
@@ -149,6 +152,7 @@ export class Gateway {
         response.pipe(res as NodeJS.WritableStream);
       },
     );
+    upstream.on("socket", (socket) => socket.setNoDelay(true));
     upstream.on("error", (error) => {
       if (res.headersSent) {
         res.destroy(error);
