@@ -1,0 +1,69 @@
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import { isTrue, type Provisioner, physicalName } from "../provisioner.js";
+
+/** AWS::DynamoDB::Table: keys, indexes, billing, stream and TTL. Encryption and PITR are not emulated. */
+export const createTable: Provisioner = async (properties, context) => {
+  const name =
+    (properties.TableName as string | undefined) ?? physicalName(context.stackName, context.logicalId, 255);
+  const onDemand =
+    properties.BillingMode === "PAY_PER_REQUEST" || properties.ProvisionedThroughput === undefined;
+  const stream = properties.StreamSpecification as { StreamViewType?: string } | undefined;
+  const input = {
+    TableName: name,
+    KeySchema: properties.KeySchema,
+    AttributeDefinitions: properties.AttributeDefinitions,
+    ...(onDemand
+      ? { BillingMode: "PAY_PER_REQUEST" }
+      : { ProvisionedThroughput: properties.ProvisionedThroughput }),
+    ...(properties.GlobalSecondaryIndexes
+      ? { GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes }
+      : {}),
+    ...(properties.LocalSecondaryIndexes ? { LocalSecondaryIndexes: properties.LocalSecondaryIndexes } : {}),
+    ...(stream?.StreamViewType
+      ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType } }
+      : {}),
+  } as CreateTableCommandInput;
+  try {
+    await context.clients.dynamodb.send(new CreateTableCommand(input));
+  } catch (error) {
+    if ((error as Error).name !== "ResourceInUseException") throw error;
+  }
+  await waitUntilTableExists(
+    { client: context.clients.dynamodb, maxWaitTime: 60, minDelay: 1 },
+    { TableName: name },
+  );
+  const ttl = properties.TimeToLiveSpecification as { AttributeName?: string; Enabled?: unknown } | undefined;
+  if (ttl?.AttributeName && isTrue(ttl.Enabled)) {
+    try {
+      await context.clients.dynamodb.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true },
+        }),
+      );
+    } catch (error) {
+      // Already enabled from an earlier apply.
+      if (!/already enabled/i.test((error as Error).message)) throw error;
+    }
+  }
+  const { Table } = await context.clients.dynamodb.send(new DescribeTableCommand({ TableName: name }));
+  const notes = [
+    onDemand ? "on demand" : "provisioned",
+    stream?.StreamViewType ? `stream ${stream.StreamViewType}` : undefined,
+    ttl?.AttributeName ? `TTL on ${ttl.AttributeName} (never expires locally)` : undefined,
+  ].filter(Boolean);
+  return {
+    ref: name,
+    attributes: {
+      Arn: Table?.TableArn as string,
+      ...(Table?.LatestStreamArn ? { StreamArn: Table.LatestStreamArn } : {}),
+    },
+    detail: notes.join(", "),
+  };
+};
