@@ -1,0 +1,132 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { filterView, passesFilters } from "../event-filter.js";
+import type { FunctionHost } from "../function-host.js";
+import { toSqsRecord } from "../lambda-event-shapes.js";
+import { type EventSourceSettings, reportedFailures } from "./settings.js";
+
+export interface SqsSource {
+  readonly queueUrl: string;
+  readonly queueArn: string;
+}
+
+export interface PollerStats {
+  received: number;
+  batches: number;
+  /** Records the function reported failed, or whose batch failed as a whole. */
+  failed: number;
+  filteredOut: number;
+}
+
+/**
+ * Plays an SQS event source mapping: up to `maxConcurrency` pollers each receive a batch (gathering up to
+ * BatchSize within the batching window), invoke the function, and delete what succeeded: everything, or
+ * with ReportBatchItemFailures everything but the reported ids. A failed batch is left alone: the queue's
+ * visibility timeout brings it back and its redrive policy moves it to the dead-letter queue.
+ */
+export class SqsPoller {
+  readonly stats: PollerStats = { received: 0, batches: 0, failed: 0, filteredOut: 0 };
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly settings: EventSourceSettings,
+    private readonly source: SqsSource,
+    private readonly fn: FunctionHost,
+    private readonly sqs: SQSClient,
+    private readonly region: string,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    this.loops = Array.from({ length: this.settings.maxConcurrency }, () => this.loop());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const batch = await this.collect();
+        if (batch.length > 0) await this.deliver(batch);
+      } catch (error) {
+        if (!this.stopped) {
+          this.onError(error);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
+    }
+  }
+
+  private async collect(): Promise<Message[]> {
+    const messages: Message[] = [];
+    const deadline = Date.now() + this.settings.maxBatchingWindowMs;
+    while (!this.stopped && messages.length < this.settings.batchSize) {
+      const remaining = deadline - Date.now();
+      const wait =
+        this.settings.maxBatchingWindowMs > 0
+          ? Math.max(0, Math.min(20, Math.ceil(remaining / 1000)))
+          : messages.length > 0
+            ? 0
+            : 1;
+      const { Messages = [] } = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.source.queueUrl,
+          MaxNumberOfMessages: Math.min(10, this.settings.batchSize - messages.length),
+          WaitTimeSeconds: wait,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+      );
+      messages.push(...Messages);
+      if (Messages.length === 0 || Date.now() >= deadline) break;
+    }
+    return messages;
+  }
+
+  private async deliver(messages: Message[]): Promise<void> {
+    this.stats.received += messages.length;
+    const records = messages.map((message) => toSqsRecord(message, this.source.queueArn, this.region));
+    // Lambda deletes messages its filters reject, without invoking the function.
+    const passing = records.filter((record) =>
+      passesFilters(filterView(record as unknown as Record<string, unknown>), this.settings.filters),
+    );
+    const filteredOut = records.filter((record) => !passing.includes(record));
+    this.stats.filteredOut += filteredOut.length;
+    let toDelete = filteredOut;
+    if (passing.length > 0) {
+      this.stats.batches++;
+      const result = await this.fn.invoke({ Records: passing });
+      if (!result.ok) {
+        this.stats.failed += passing.length;
+      } else if (!this.settings.reportBatchItemFailures) {
+        toDelete = [...toDelete, ...passing];
+      } else {
+        const failed = reportedFailures(result.response, new Set(passing.map((record) => record.messageId)));
+        if (failed === undefined) {
+          this.stats.failed += passing.length;
+        } else {
+          this.stats.failed += failed.length;
+          toDelete = [...toDelete, ...passing.filter((record) => !failed.includes(record.messageId))];
+        }
+      }
+    }
+    for (let start = 0; start < toDelete.length; start += 10) {
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.source.queueUrl,
+          Entries: toDelete
+            .slice(start, start + 10)
+            .map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+        }),
+      );
+    }
+  }
+}
