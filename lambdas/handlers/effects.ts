@@ -13,6 +13,7 @@ import { ORDERS_ENV, type Order } from "./order-events.js";
 export interface Effect {
   readonly group: string;
   readonly messageId: string;
+  readonly type: string;
   readonly order: Order;
 }
 
@@ -30,6 +31,7 @@ export function effectItem(effect: Effect): TransactWriteItem {
         sk: { S: randomUUID() },
         group: { S: effect.group },
         messageId: { S: effect.messageId },
+        type: { S: effect.type },
         customerId: { S: effect.order.customerId },
         sequence: { N: String(effect.order.sequence) },
         orderId: { S: effect.order.orderId },

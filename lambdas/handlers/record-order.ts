@@ -12,6 +12,9 @@ export const handler = sqsConsumer({
   dedup: dedupFromEnvironment("transactional"),
   handler: async (message, context) => {
     maybeInjectFailure(context.group);
-    await recordEffect({ group: context.group, messageId: message.id, order: message.payload }, context);
+    await recordEffect(
+      { group: context.group, messageId: message.id, type: message.type, order: message.payload },
+      context,
+    );
   },
 });
