@@ -61,6 +61,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const logDir = resolve(options.logDir ?? ".local-cloud/logs");
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   const timeoutMs = options.startTimeoutMs ?? 30_000;
+  // In memory there is nothing to save: kinesis-mock takes 4 s to wind down on SIGTERM, so do not wait.
+  const stopGraceMs = dataDir ? 5_000 : 500;
   mkdirSync(logDir, { recursive: true });
 
   const java = findJava();
@@ -127,7 +129,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     },
     stop() {
       stopping ??= (async () => {
-        await Promise.all([...emulators.values()].map((emulator) => emulator.stop()));
+        await Promise.all([...emulators.values()].map((emulator) => emulator.stop(stopGraceMs)));
         reaper.release();
         await gateway.close();
       })();
