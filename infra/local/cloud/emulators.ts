@@ -91,7 +91,7 @@ const kinesisMock: EmulatorSpec = {
         ? {
             SHOULD_PERSIST_DATA: "true",
             LOAD_DATA_IF_EXISTS: "true",
-            PERSIST_PATH: join(dataDir, "kinesis"),
+            PERSIST_PATH: join(dataDir, "kinesis-mock"),
             PERSIST_INTERVAL: "500ms",
           }
         : {}),
@@ -122,7 +122,7 @@ const dynamodbLocal: EmulatorSpec = {
         // One database for every access key and region, as one account would see it.
         "-sharedDb",
         "-disableTelemetry",
-        ...(dataDir ? ["-dbPath", join(dataDir, "dynamodb")] : ["-inMemory"]),
+        ...(dataDir ? ["-dbPath", join(dataDir, "dynamodb-local")] : ["-inMemory"]),
       ],
       cwd: home,
       env: {},
