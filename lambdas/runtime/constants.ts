@@ -15,6 +15,11 @@ export const BROKER_ENV = {
   dedupTableName: "BROKER_DEDUP_TABLE_NAME",
   /** How long a completed dedup record is kept, in seconds: at least the channel's redelivery window. */
   dedupRetentionSeconds: "BROKER_DEDUP_RETENTION_SECONDS",
+  /**
+   * Caps a dedup claim's lease (ms). By default a lease lasts as long as the invocation could; a shorter
+   * one lets a crashed worker's messages be taken over sooner, for handlers known to finish quickly.
+   */
+  dedupMaxLeaseMs: "BROKER_DEDUP_MAX_LEASE_MS",
   /** A Kinesis group's ParallelizationFactor: per-shard checkpoints refuse to run above 1. */
   parallelizationFactor: "BROKER_PARALLELIZATION_FACTOR",
 } as const;

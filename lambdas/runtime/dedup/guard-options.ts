@@ -17,6 +17,12 @@ export interface GuardStoreOptions {
   readonly store?: DedupStore;
   /** How long a claim lasts outside Lambda, where no remaining time is known. @default 300000 (5 minutes) */
   readonly leaseWithoutLambdaContextMs?: number;
+  /**
+   * Caps a claim's lease (ms), for handlers known to finish quickly: a crashed worker's messages are then
+   * taken over sooner. A handler still running past its lease may be overtaken (plain mode runs it twice;
+   * transactional mode commits one). @default - BROKER_DEDUP_MAX_LEASE_MS, else the invocation's remaining time
+   */
+  readonly maxLeaseMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -39,11 +45,16 @@ export function resolveStore(guard: string, options: GuardStoreOptions): Resolve
     );
   }
   const fallbackLeaseMs = options.leaseWithoutLambdaContextMs ?? 300_000;
+  const maxLeaseMs =
+    options.maxLeaseMs ??
+    positiveInteger(BROKER_ENV.dedupMaxLeaseMs, process.env[BROKER_ENV.dedupMaxLeaseMs]) ??
+    Number.POSITIVE_INFINITY;
   return {
     store: options.store ?? new DynamoDbDedupStore(options.client ?? defaultDynamoDbClient(), tableName),
     tableName,
     now: options.now ?? Date.now,
-    leaseEnd: (batch, now) => now + (batch.lambdaContext?.getRemainingTimeInMillis() ?? fallbackLeaseMs),
+    leaseEnd: (batch, now) =>
+      now + Math.min(maxLeaseMs, batch.lambdaContext?.getRemainingTimeInMillis() ?? fallbackLeaseMs),
   };
 }
 
