@@ -1,6 +1,6 @@
 import { causedBy, sqsConsumer, TopicPublisher } from "../runtime/index.js";
 import { dedupFromEnvironment } from "./dedup-mode.js";
-import { maybeInjectFailure, recordEffect, requiredEnv } from "./effects.js";
+import { maybeCrash, maybeInjectFailure, recordEffect, requiredEnv } from "./effects.js";
 import { ORDER_EVENTS, ORDERS_ENV, Order } from "./order-events.js";
 
 let directPublisher: TopicPublisher | undefined;
@@ -13,7 +13,7 @@ export const handler = sqsConsumer({
   schema: Order,
   dedup: dedupFromEnvironment("transactional"),
   handler: async (message, context) => {
-    maybeInjectFailure(context.group);
+    await maybeInjectFailure(context.group);
     await recordEffect(
       { group: context.group, messageId: message.id, type: message.type, order: message.payload },
       context,
@@ -30,5 +30,6 @@ export const handler = sqsConsumer({
       directPublisher ??= new TopicPublisher({ topicArn });
       await directPublisher.publish([paid]);
     }
+    maybeCrash(context);
   },
 });

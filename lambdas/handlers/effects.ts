@@ -53,12 +53,32 @@ export async function recordEffect(effect: Effect, context: HandlerContext): Pro
   await defaultDynamoDbClient().send(new PutItemCommand(item.Put as never));
 }
 
-/** Demo and chaos runs only: fail transiently with the configured probability. */
-export function maybeInjectFailure(group: string): void {
-  const rate = Number(process.env[ORDERS_ENV.chaosFailRate] ?? 0);
+/** Demo and chaos runs only: fail transiently, or stall (outliving a short lease), with the configured probabilities. */
+export async function maybeInjectFailure(group: string): Promise<void> {
+  const rate = chance(ORDERS_ENV.chaosFailRate);
   if (rate > 0 && Math.random() < rate)
     throw new RetryLaterError(`injected failure in ${group} (chaos rate ${rate})`);
+  const stall = chance(ORDERS_ENV.chaosStallRate);
+  if (stall > 0 && Math.random() < stall)
+    await new Promise((resolve) => setTimeout(resolve, Number(process.env[ORDERS_ENV.chaosStallMs] ?? 0)));
 }
+
+const crashDecisions = new Map<string, boolean>();
+
+/**
+ * Chaos runs only: with the configured probability per invocation, the execution environment dies right
+ * after one side effect, before the dedup completion (or, in transactional mode, before the commit), as a
+ * Lambda killed mid-invocation would.
+ */
+export function maybeCrash(context: HandlerContext): void {
+  const rate = chance(ORDERS_ENV.chaosCrashRate);
+  if (rate === 0) return;
+  const invocation = context.lambdaContext?.awsRequestId ?? "";
+  if (!crashDecisions.has(invocation)) crashDecisions.set(invocation, Math.random() < rate);
+  if (crashDecisions.get(invocation)) process.exit(137);
+}
+
+const chance = (name: string) => Number(process.env[name] ?? 0);
 
 function ordersTableName(): string {
   return requiredEnv(ORDERS_ENV.tableName);

@@ -1,6 +1,6 @@
 import { kinesisConsumer } from "../runtime/index.js";
 import { dedupFromEnvironment } from "./dedup-mode.js";
-import { maybeInjectFailure, recordEffect } from "./effects.js";
+import { maybeCrash, maybeInjectFailure, recordEffect } from "./effects.js";
 import { Order } from "./order-events.js";
 
 /**
@@ -11,10 +11,11 @@ export const handler = kinesisConsumer({
   schema: Order,
   dedup: dedupFromEnvironment("checkpoints"),
   handler: async (message, context) => {
-    maybeInjectFailure(context.group);
+    await maybeInjectFailure(context.group);
     await recordEffect(
       { group: context.group, messageId: message.id, type: message.type, order: message.payload },
       context,
     );
+    maybeCrash(context);
   },
 });

@@ -22,6 +22,11 @@ export const ORDERS_ENV = {
   tableName: "ORDERS_TABLE_NAME",
   /** Demo and chaos runs only: the probability that a handler fails (transiently) before doing anything. */
   chaosFailRate: "BROKER_CHAOS_FAIL_RATE",
+  /** Chaos runs only: the probability that the worker dies right after the side effect, before completion. */
+  chaosCrashRate: "BROKER_CHAOS_CRASH_RATE",
+  /** Chaos runs only: the probability that a handler stalls for BROKER_CHAOS_STALL_MS before its side effect. */
+  chaosStallRate: "BROKER_CHAOS_STALL_RATE",
+  chaosStallMs: "BROKER_CHAOS_STALL_MS",
   /** How a handler deduplicates: `transactional`, `plain`, `checkpoints` (Kinesis) or `off`. */
   dedupMode: "ORDERS_DEDUP_MODE",
   /** Where billing announces paid orders (through the outbox, in transactional mode). */

@@ -9,31 +9,17 @@
  *                [--customers 50] [--json] [--watch] [--port 4566] [--real-timeouts] [--timeout 120]
  */
 import { watch } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { KinesisClient } from "@aws-sdk/client-kinesis";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { type AppliedStack, type ApplyEvent, applyTemplate } from "../apply/apply-template.js";
+import type { ApplyEvent } from "../apply/apply-template.js";
 import { readCloudAssembly } from "../apply/cloud-assembly.js";
 import { synthesize } from "../apply/synth.js";
-import { type LocalCloud, LocalCloudError, localCloudEnv, startLocalCloud } from "../cloud/index.js";
-import {
-  type GroupReport,
-  ORDERS_GROUPS,
-  readDeadLetters,
-  readEffects,
-  reportGroup,
-} from "../demo/effects-report.js";
-import { type PublishedWorkload, publishOrders } from "../demo/orders-workload.js";
-import { GroupProgress } from "../demo/progress.js";
+import { LocalCloudError, localCloudEnv } from "../cloud/index.js";
+import { ordersChannels, runOrdersScenario, type ScenarioResult } from "../demo/orders-scenario.js";
 import { renderTable } from "../demo/table.js";
-import { LocalRuntime, type RuntimeEvent } from "../runner/local-runtime.js";
+import { type LocalRun, startLocalRun } from "../local-run.js";
+import type { RuntimeEvent } from "../runner/local-runtime.js";
 import { stopWhenOrphaned } from "./orphan-watch.js";
-
-const startedAt = performance.now();
-const seconds = (since = startedAt) => ((performance.now() - since) / 1000).toFixed(1);
 
 const { values: flags } = parseArgs({
   options: {
@@ -53,193 +39,81 @@ const { values: flags } = parseArgs({
 
 const options = {
   messages: whole("--messages", flags.messages ?? (flags.watch ? "0" : "1000")),
-  duplicates: rate("--duplicates", flags.duplicates),
+  duplicateRate: rate("--duplicates", flags.duplicates),
   failRate: rate("--fail-rate", flags["fail-rate"]),
   poisonRate: rate("--poison-rate", flags["poison-rate"]),
   customers: Math.max(1, whole("--customers", flags.customers)),
   timeoutMs: whole("--timeout", flags.timeout) * 1000,
   seed: whole("--seed", flags.seed),
 };
-// With --json the last line of stdout is the summary; progress and logs go to stderr.
-const say = (line: string) => (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
+// With --json the last line of stdout is the summary; everything else goes to stderr.
+const out = flags.json ? process.stderr : process.stdout;
+const say = (line: string) => out.write(`${line}\n`);
 
-let cloud: LocalCloud | undefined;
-let runtime: LocalRuntime | undefined;
+let run: LocalRun | undefined;
 const shutdown = async (code: number) => {
-  await runtime?.stop();
-  await cloud?.stop();
+  await run?.stop();
   process.exit(code);
 };
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => void shutdown(130));
 stopWhenOrphaned(() => void shutdown(143));
 
 try {
-  const projectDir = process.cwd();
-  const externalEndpoint = process.env.AWS_ENDPOINT_URL;
   say("serverless-broker: the CDK app's topology and consumers, running locally");
-  const [assemblyDir, startedCloud] = await Promise.all([
-    synthesize({ projectDir }).then((dir) => {
-      say(`✓ synthesized ${dir} (${seconds()} s)`);
-      return dir;
-    }),
-    externalEndpoint
-      ? Promise.resolve(undefined)
-      : startLocalCloud(flags.port === undefined ? {} : { port: whole("--port", flags.port) }).then(
-          (started) => {
-            say(`✓ local cloud at ${started.endpoint} (${seconds()} s)`);
-            return started;
-          },
-        ),
-  ]);
-  cloud = startedCloud;
-  const endpoint = externalEndpoint ?? (cloud as LocalCloud).endpoint;
-  const environment = cloud?.env ?? {
-    ...localCloudEnv(endpoint),
-    ...pick(process.env, ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]),
-  };
-  if (externalEndpoint) say(`✓ using the endpoint in AWS_ENDPOINT_URL: ${externalEndpoint}`);
-  Object.assign(process.env, environment);
-
-  const stacks: AppliedStack[] = [];
-  for (const stack of readCloudAssembly(assemblyDir)) {
-    say(`Applying ${stack.stackName}:`);
-    stacks.push(
-      await applyTemplate(stack, {
-        endpoint,
-        ...(flags["real-timeouts"] ? {} : { maxVisibilityTimeoutSeconds: 5 }),
-        onEvent: (event) => say(describeApply(event)),
-      }),
-    );
-  }
+  run = await startLocalRun({
+    ...(flags.port === undefined ? {} : { cloud: { port: whole("--port", flags.port) } }),
+    maxVisibilityTimeoutSeconds: flags["real-timeouts"] ? undefined : 5,
+    extraEnvironment: options.failRate > 0 ? { BROKER_CHAOS_FAIL_RATE: String(options.failRate) } : {},
+    onStep: say,
+    onApply: (event) => say(describeApply(event)),
+    onRuntime: (event) => say(describeRuntime(event)),
+  });
   if (!flags["real-timeouts"])
     say(
       "  (queue visibility timeouts above 5 s are lowered locally so that retries come quickly; --real-timeouts keeps them)",
     );
-
-  const logDir = resolve(".local-cloud/logs/functions");
-  const progress = new GroupProgress();
-  const runtimes = await Promise.all(
-    stacks.map((stack) =>
-      LocalRuntime.start(stack, {
-        endpoint,
-        environment: { ...environment, POWERTOOLS_LOG_LEVEL: "INFO" },
-        logDir,
-        extraEnvironment: options.failRate > 0 ? { BROKER_CHAOS_FAIL_RATE: String(options.failRate) } : {},
-        onEvent: (event) => say(describeRuntime(event)),
-      }),
-    ),
+  say(
+    `✓ consumers running ${(run.startupMs / 1000).toFixed(1)} s after start; function logs in .local-cloud/logs/functions`,
   );
-  runtime = runtimes[0];
-  for (const started of runtimes) started.onBatchSummary((_, summary) => progress.record(summary));
-  const startupMs = performance.now() - startedAt;
-  say(`✓ consumers running ${seconds()} s after start; function logs in ${logDir}`);
 
-  const outputs = Object.assign({}, ...stacks.map((stack) => stack.outputs)) as Record<string, string>;
   let exitCode = 0;
   if (options.messages > 0) {
-    if (
-      !outputs.OrderEventsTopicArn ||
-      !outputs.OrderLifecycleTopicArn ||
-      !outputs.LedgerStreamName ||
-      !outputs.OrdersTableName
-    ) {
+    if (!ordersChannels(run.outputs)) {
       say(
         "This app is not the reference orders topology, so there is no demo workload; use --watch to keep it running.",
       );
     } else {
-      exitCode = await runDemo(outputs, progress, startupMs);
+      say(
+        `Demo: ${options.messages} orders over ${options.customers} customers to OrderEvents, OrderLifecycle (FIFO) and Ledger (Kinesis); ` +
+          `${pct(options.duplicateRate)} published twice, ${pct(options.failRate)} handler failures, ${pct(options.poisonRate)} poison per channel`,
+      );
+      const live = out.isTTY === true;
+      let lastHeartbeat = 0;
+      const result = await runOrdersScenario(run, {
+        ...options,
+        onStep: say,
+        onProgress: (line) => {
+          if (live) out.write(`\r\x1b[K${line}`);
+          else if (performance.now() - lastHeartbeat > 5_000) {
+            lastHeartbeat = performance.now();
+            say(line);
+          }
+        },
+      });
+      if (live) out.write("\n");
+      report(result, run.startupMs);
+      exitCode = result.ok ? 0 : 1;
     }
   }
-  if (!flags.watch) await shutdown(exitCode);
-  else await keepWatching(projectDir, runtimes, outputs, endpoint);
+  if (flags.watch) await keepWatching(run);
+  await shutdown(exitCode);
 } catch (error) {
-  if (error instanceof LocalCloudError) {
-    process.stderr.write(`error: ${error.message}\n`);
-    await shutdown(1);
-  }
-  throw error;
+  if (!(error instanceof LocalCloudError)) throw error;
+  process.stderr.write(`error: ${error.message}\n`);
+  await shutdown(1);
 }
 
-async function runDemo(
-  outputs: Record<string, string>,
-  progress: GroupProgress,
-  startupMs: number,
-): Promise<number> {
-  const clients = {
-    sns: new SNSClient({}),
-    kinesis: new KinesisClient({}),
-    sqs: new SQSClient({}),
-    dynamodb: new DynamoDBClient({}),
-  };
-  say(
-    `Demo: ${options.messages} orders over ${options.customers} customers to OrderEvents, OrderLifecycle (FIFO) and Ledger (Kinesis); ` +
-      `${pct(options.duplicates)} published twice, ${pct(options.failRate)} handler failures, ${pct(options.poisonRate)} poison per channel`,
-  );
-  const demoStarted = performance.now();
-  const demoStartedEpoch = Date.now();
-  const workload = await publishOrders(
-    {
-      orderEventsTopicArn: outputs.OrderEventsTopicArn as string,
-      orderLifecycleTopicArn: outputs.OrderLifecycleTopicArn as string,
-      ledgerStreamName: outputs.LedgerStreamName as string,
-    },
-    {
-      messages: options.messages,
-      duplicateRate: options.duplicates,
-      poisonRate: options.poisonRate,
-      customers: options.customers,
-      seed: options.seed,
-    },
-    clients,
-  );
-  say(
-    `✓ published in ${(workload.publishMs / 1000).toFixed(1)} s (${workload.duplicatesPublished} duplicates, ${workload.poisonPublished.orderEvents} poison per channel)`,
-  );
-
-  const expected = new Map(
-    ORDERS_GROUPS.map((group) => [group.group, options.messages * group.types.length]),
-  );
-  const live = process.stderr.isTTY || (!flags.json && process.stdout.isTTY);
-  const ticker = setInterval(() => {
-    const line = progress.line(expected, performance.now() - demoStarted);
-    if (live) (flags.json ? process.stderr : process.stdout).write(`\r\x1b[K${line}`);
-  }, 250);
-  const heartbeat = live
-    ? undefined
-    : setInterval(() => say(progress.line(expected, performance.now() - demoStarted)), 5_000);
-  const effects = await waitForEffects(
-    clients.dynamodb,
-    outputs.OrdersTableName as string,
-    workload,
-    progress,
-    expected,
-    demoStarted,
-  );
-  clearInterval(ticker);
-  if (heartbeat) clearInterval(heartbeat);
-  if (live)
-    (flags.json ? process.stderr : process.stdout).write(
-      `\r\x1b[K${progress.line(expected, performance.now() - demoStarted)}\n`,
-    );
-
-  // Let the last dead letters land before counting them.
-  await new Promise((done) => setTimeout(done, 1_500));
-  const reports: Array<GroupReport & { duplicatesSuppressed: number; retried: number }> = [];
-  for (const group of ORDERS_GROUPS) {
-    const deadLetters = await readDeadLetters(
-      clients.sqs,
-      outputs[group.deadLetterOutput] as string,
-      demoStartedEpoch,
-    );
-    const totals = progress.of(group.group);
-    reports.push({
-      ...reportGroup(group, effects, workload, deadLetters),
-      duplicatesSuppressed: totals.skipped,
-      retried: totals.failed,
-    });
-  }
-  const durationMs = performance.now() - demoStarted;
-  const processedTotal = reports.reduce((sum, report) => sum + report.processed, 0);
+function report(result: ScenarioResult, startupMs: number): void {
   say("");
   say(
     renderTable(
@@ -257,111 +131,63 @@ async function runDemo(
         "p50 ms",
         "p99 ms",
       ],
-      reports.map((report) => [
-        report.group,
-        report.expected,
-        report.processed,
-        report.lost,
-        report.processedTwice,
-        report.orderViolations,
-        report.duplicatesSuppressed,
-        report.retried,
-        report.dlq,
-        Object.entries(report.dlqReasons)
+      result.groups.map((group) => [
+        group.group,
+        group.expected,
+        group.processed,
+        group.lost,
+        group.processedTwice,
+        group.orderViolations,
+        group.duplicatesSuppressed,
+        group.retried,
+        group.dlq,
+        Object.entries(group.dlqReasons)
           .map(([reason, count]) => `${reason} ${count}`)
           .join(", ") || "-",
-        Math.round(report.latencyMs.p50),
-        Math.round(report.latencyMs.p99),
+        Math.round(group.latencyMs.p50),
+        Math.round(group.latencyMs.p99),
       ]),
     ),
   );
-  const ok = reports.every((report) => report.lost === 0 && report.processedTwice === 0);
-  const throughput = processedTotal / (durationMs / 1000);
+  const processed = result.groups.reduce((sum, group) => sum + group.processed, 0);
+  const none = (key: "lost" | "processedTwice") =>
+    result.groups.every((group) => group[key] === 0) ? "yes" : "NO";
   say("");
   say(
-    `${ok ? "✓" : "✗"} ${processedTotal} messages processed in ${(durationMs / 1000).toFixed(1)} s (${Math.round(throughput)} msg/s); ` +
-      `nothing lost: ${reports.every((report) => report.lost === 0) ? "yes" : "NO"}; nothing processed twice: ${reports.every((report) => report.processedTwice === 0) ? "yes" : "NO"}; ` +
-      `consumers were running ${(startupMs / 1000).toFixed(1)} s after start`,
+    `${result.ok ? "✓" : "✗"} ${processed} messages processed in ${(result.durationMs / 1000).toFixed(1)} s (${Math.round(result.throughputPerSecond)} msg/s); ` +
+      `nothing lost: ${none("lost")}; nothing processed twice: ${none("processedTwice")}; consumers were running ${(startupMs / 1000).toFixed(1)} s after start`,
   );
   if (flags.json) {
     const summary = {
-      ok,
+      ok: result.ok,
       messages: options.messages,
       published: {
-        orders: workload.orders.size,
-        duplicates: workload.duplicatesPublished,
-        poisonPerChannel: workload.poisonPublished.orderEvents,
+        orders: result.workload.orders.size,
+        duplicates: result.workload.duplicatesPublished,
+        poisonPerChannel: result.workload.poisonPublished.orderEvents,
       },
       settings: {
-        duplicateRate: options.duplicates,
+        duplicateRate: options.duplicateRate,
         failRate: options.failRate,
         poisonRate: options.poisonRate,
         customers: options.customers,
       },
       startupMs: Math.round(startupMs),
-      durationMs: Math.round(durationMs),
-      throughputPerSecond: Math.round(throughput),
-      groups: Object.fromEntries(reports.map(({ group, ...report }) => [group, report])),
+      durationMs: Math.round(result.durationMs),
+      throughputPerSecond: Math.round(result.throughputPerSecond),
+      groups: Object.fromEntries(result.groups.map(({ group, ...rest }) => [group, rest])),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   }
-  for (const client of Object.values(clients)) client.destroy();
-  return ok ? 0 : 1;
 }
 
-/**
- * Waits until every expected effect is there, or nothing moves for 15 s, or the timeout. The batch
- * summaries say cheaply when it is worth scanning the effects table to check.
- */
-async function waitForEffects(
-  dynamodb: DynamoDBClient,
-  tableName: string,
-  workload: PublishedWorkload,
-  progress: GroupProgress,
-  expected: ReadonlyMap<string, number>,
-  since: number,
-) {
-  const expectedKeys = ORDERS_GROUPS.flatMap((group) =>
-    group.types.map((type) => ({ group: group.group, type })),
-  );
-  const complete = (effects: Awaited<ReturnType<typeof readEffects>>) => {
-    const seen = new Set(effects.map((effect) => `${effect.group}#${effect.type}#${effect.orderId}`));
-    return expectedKeys.every(({ group, type }) =>
-      [...workload.orders.keys()].every((orderId) => seen.has(`${group}#${type}#${orderId}`)),
-    );
-  };
-  const moved = () => [...expected.keys()].map((group) => JSON.stringify(progress.of(group))).join();
-  let lastState = moved();
-  let lastChange = performance.now();
-  while (performance.now() - since < options.timeoutMs) {
-    await new Promise((done) => setTimeout(done, 500));
-    const state = moved();
-    if (state !== lastState) {
-      lastState = state;
-      lastChange = performance.now();
-    }
-    const reported = [...expected].every(
-      ([group, count]) => progress.of(group).processed + progress.of(group).deadLettered >= count,
-    );
-    const quiet = performance.now() - lastChange > 15_000;
-    if (reported || quiet) {
-      const effects = await readEffects(dynamodb, tableName);
-      if (complete(effects) || quiet) return effects;
-    }
-  }
-  return readEffects(dynamodb, tableName);
-}
-
-async function keepWatching(
-  projectDir: string,
-  runtimes: LocalRuntime[],
-  outputs: Record<string, string>,
-  endpoint: string,
-): Promise<void> {
+async function keepWatching(running: LocalRun): Promise<void> {
+  const projectDir = process.cwd();
   say("");
-  say(`Watching: the topology keeps running at ${endpoint}. Point your producers at it:`);
-  for (const [name, value] of Object.entries(localCloudEnv(endpoint))) say(`  export ${name}=${value}`);
-  for (const [name, value] of Object.entries(outputs)) say(`  ${name} = ${value}`);
+  say(`Watching: the topology keeps running at ${running.endpoint}. Point your producers at it:`);
+  for (const [name, value] of Object.entries(localCloudEnv(running.endpoint)))
+    say(`  export ${name}=${value}`);
+  for (const [name, value] of Object.entries(running.outputs)) say(`  ${name} = ${value}`);
   say("Handlers are reloaded when files under lambdas/ or infra/ change. Ctrl-C stops everything.");
   let pending: NodeJS.Timeout | undefined;
   let reloading = Promise.resolve();
@@ -371,13 +197,12 @@ async function keepWatching(
       reloading = reloading.then(async () => {
         const started = performance.now();
         try {
-          const assemblyDir = await synthesize({ projectDir });
-          const stacks = readCloudAssembly(assemblyDir);
+          const stacks = readCloudAssembly(await synthesize({ projectDir }));
           const reloaded = (
-            await Promise.all(runtimes.map((running) => running.reloadChangedCode(stacks)))
+            await Promise.all(running.runtimes.map((runtime) => runtime.reloadChangedCode(stacks)))
           ).flat();
           say(
-            `↻ ${reloaded.length > 0 ? `reloaded ${reloaded.join(", ")}` : "no handler changed"} (${seconds(started)} s)`,
+            `↻ ${reloaded.length > 0 ? `reloaded ${reloaded.join(", ")}` : "no handler changed"} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
           );
         } catch (error) {
           say(`✗ reload failed, the previous code keeps running: ${(error as Error).message}`);
@@ -387,14 +212,16 @@ async function keepWatching(
   };
   for (const dir of ["lambdas", "infra"]) {
     watch(join(projectDir, dir), { recursive: true }, (_, file) => {
-      if (file && !file.includes("local")) onChange();
+      if (file && !file.startsWith("local")) onChange();
     });
   }
   await new Promise(() => undefined);
 }
 
-function describeApply(event: ApplyEvent): string {
+function describeApply(event: ApplyEvent | { kind: "stack"; stackName: string }): string {
   switch (event.kind) {
+    case "stack":
+      return `Applying ${event.stackName}:`;
     case "created":
       return `  + ${event.type.padEnd(28)} ${event.logicalId}  ${event.detail}`;
     case "skipped":
@@ -440,8 +267,4 @@ function fatal(message: string): never {
 
 function pct(value: number): string {
   return `${Math.round(value * 1000) / 10}%`;
-}
-
-function pick(source: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
-  return Object.fromEntries(names.flatMap((name) => (source[name] ? [[name, source[name] as string]] : [])));
 }

@@ -51,7 +51,7 @@ export class FunctionHost {
   private readonly pending = new Map<string, Pending>();
   private readonly log: WriteStream;
   private readonly summaryListeners: Array<(summary: BatchSummary) => void> = [];
-  readonly stats = { invocations: 0, errors: 0, timeouts: 0 };
+  readonly stats = { invocations: 0, errors: 0, timeouts: 0, crashes: 0 };
   readonly logFile: string;
 
   constructor(
@@ -124,7 +124,19 @@ export class FunctionHost {
       }) => this.settle(message),
     );
     worker.on("error", (error) => this.failAll("Runtime.ExitError", error.message));
-    worker.on("exit", () => this.failAll("Runtime.ExitError", "the execution environment exited"));
+    worker.on("exit", (code) => {
+      if (this.worker !== worker) return; // terminated on purpose
+      // The environment died mid-invocation (a crash): its invocations fail, and Lambda starts a new one.
+      this.worker = undefined;
+      this.stats.crashes++;
+      this.log.write(
+        `${new Date().toISOString()} execution environment exited with code ${code}; starting a new one\n`,
+      );
+      this.failAll("Runtime.ExitError", `the execution environment exited with code ${code}`);
+      void this.start().catch((error: Error) =>
+        this.log.write(`${new Date().toISOString()} could not restart: ${error.message}\n`),
+      );
+    });
   }
 
   /** Invokes the function with an event, as Lambda's event source mappings do (synchronously). */

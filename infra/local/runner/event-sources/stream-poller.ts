@@ -66,12 +66,21 @@ export class StreamPoller {
 
   private async pollShard(shardId: string): Promise<void> {
     let iterator: string | undefined;
+    // The last record done: after an error (an emulator restart, an expired iterator) reading resumes there.
+    let committed: string | undefined;
+    const resume = () =>
+      this.source.iterator(
+        shardId,
+        committed
+          ? { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: committed }
+          : { type: this.settings.startingPosition },
+      );
     let limit = this.settings.batchSize;
     let attempts = 0;
     let head: string | undefined;
     while (!this.stopped) {
       try {
-        iterator ??= await this.source.iterator(shardId, { type: this.settings.startingPosition });
+        iterator ??= await resume();
         if (!iterator) return; // a closed shard, read to its end
         const { records, next } = await this.readBatch(shardId, iterator, limit);
         if (records.length === 0) {
@@ -96,6 +105,7 @@ export class StreamPoller {
         const outcome = batch.length > 0 ? await this.invoke(batch) : { failedFrom: undefined };
 
         if (outcome.failedFrom === undefined) {
+          committed = records[records.length - 1]?.sequenceNumber ?? committed;
           iterator = next;
           limit = this.settings.batchSize;
           attempts = 0;
@@ -103,6 +113,8 @@ export class StreamPoller {
         }
         const failing = batch.slice(outcome.failedFrom);
         const failedHead = failing[0] as ShardRecord;
+        const beforeFailure = records[records.indexOf(failedHead) - 1];
+        if (beforeFailure) committed = beforeFailure.sequenceNumber;
         if (failedHead.sequenceNumber !== head) {
           head = failedHead.sequenceNumber;
           attempts = 0;
@@ -114,6 +126,7 @@ export class StreamPoller {
           attempts++;
           if (this.settings.maxRetryAttempts >= 0 && attempts > this.settings.maxRetryAttempts) {
             await this.giveUp(shardId, failing, "RetryAttemptsExhausted", attempts, outcome.functionError);
+            committed = records[records.length - 1]?.sequenceNumber ?? committed;
             iterator = next;
             limit = this.settings.batchSize;
             attempts = 0;
