@@ -19,8 +19,9 @@ export interface LocalCloudOptions {
   /** Where each emulator writes `<name>.log`. @default ".local-cloud/logs" */
   readonly logDir?: string;
   /**
-   * Keep DynamoDB and Kinesis state on disk here, so that it survives an emulator restart. SNS/SQS state
-   * (fauxqs 1.x) is always in memory. @default - in memory
+   * Keep DynamoDB and Kinesis state on disk here, so that it survives an emulator restart. DynamoDB Local
+   * writes through; kinesis-mock saves every 5 s, so a crash of it can lose the last seconds of records.
+   * SNS/SQS state (fauxqs 1.x) is always in memory. @default - in memory
    */
   readonly dataDir?: string;
   /** Log every request in the emulators' logs. @default false */
