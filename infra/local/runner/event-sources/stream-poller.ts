@@ -116,8 +116,10 @@ export class StreamPoller {
         const beforeFailure = records[records.indexOf(failedHead) - 1];
         if (beforeFailure) committed = beforeFailure.sequenceNumber;
         if (failedHead.sequenceNumber !== head) {
+          // Progress past the last failing record: a new head gets full batches and fresh retries.
           head = failedHead.sequenceNumber;
           attempts = 0;
+          limit = this.settings.batchSize;
         }
         if (outcome.functionError && this.settings.bisectOnError && failing.length > 1) {
           // Split the batch and retry the halves: splitting does not count as a retry.
