@@ -165,8 +165,9 @@ class CheckpointGuard implements ProcessingGuard {
 
   /**
    * The checkpoint moves to the end of the batch's finished prefix (processed, skipped or dead-lettered
-   * records, in order, up to the first that failed). Every record that ran goes into the id window, even
-   * past that prefix (ordering by key lets later keys finish), so that their replay is skipped.
+   * records, in order, up to the first that failed). Every record finished (processed or dead-lettered)
+   * goes into the id window, even past that prefix (ordering by key lets later keys finish), so that its
+   * replay is skipped.
    */
   private nextCheckpoint(
     previous: Checkpoint,
@@ -179,7 +180,7 @@ class CheckpointGuard implements ProcessingGuard {
       const finished = outcome === "processed" || outcome === "dead-lettered";
       if (!finished) inPrefix = false;
       if (finished && inPrefix) sequenceNumber = record.sequenceNumber;
-      if (admission.kind === "run" && outcome === "processed") ran.push(hashId(record.messageId));
+      if (admission.kind === "run" && finished) ran.push(hashId(record.messageId));
     }
     return {
       ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
