@@ -5,10 +5,12 @@ import { Order } from "./order-events.js";
 
 /**
  * The `ledger` consumer group: every order, in order per customer, deduplicated by shard checkpoints
- * (two DynamoDB writes per batch).
+ * (two DynamoDB writes per batch). Customers run side by side (ordering by key): a failure holds back
+ * only its customer, and the records replayed past it are skipped by the checkpoint's id window.
  */
 export const handler = kinesisConsumer({
   schema: Order,
+  ordering: "key",
   dedup: dedupFromEnvironment("checkpoints"),
   handler: async (message, context) => {
     await maybeInjectFailure(context.group);
