@@ -62,7 +62,8 @@ export interface GroupReport {
   /** Messages in the group's dead-letter queue, and why. */
   readonly dlq: number;
   readonly dlqReasons: Readonly<Record<string, number>>;
-  readonly latencyMs: { readonly p50: number; readonly p99: number };
+  /** Publish → first side effect; `max` is when the group had processed its last message. */
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
 interface EffectRow {
@@ -189,7 +190,11 @@ export function reportGroup(
     orderViolations: expectation.ordered ? orderViolations(firstByKey) : 0,
     dlq: deadLetters.total,
     dlqReasons: deadLetters.reasons,
-    latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: percentile(latencies, 100),
+    },
   };
 }
 

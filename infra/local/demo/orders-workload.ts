@@ -14,6 +14,8 @@ export interface WorkloadOptions {
   readonly customers: number;
   /** Seeded so that a run can be repeated. */
   readonly seed: number;
+  /** Publish at this pace (messages a second) instead of all at once. @default - all at once */
+  readonly ratePerSecond?: number;
 }
 
 export interface Channels {
@@ -71,10 +73,16 @@ export async function publishOrders(
   const lifecycle = new TopicPublisher({ topicArn: channels.orderLifecycleTopicArn, client: clients.sns });
   const ledger = new StreamPublisher({ streamName: channels.ledgerStreamName, client: clients.kinesis });
   // The publishers keep each customer's orders in sequence (one per key in flight on ordered channels).
-  const publishedAt = Date.now();
-  for (const envelope of envelopes)
-    orders.set(envelope.payload.orderId, { order: envelope.payload, publishedAt });
-  await Promise.all([events.publish(envelopes), lifecycle.publish(envelopes), ledger.publish(envelopes)]);
+  const tick = options.ratePerSecond ? Math.max(1, Math.round(options.ratePerSecond / 10)) : envelopes.length;
+  for (let start = 0; start < envelopes.length; start += tick) {
+    const part = envelopes.slice(start, start + tick);
+    const publishedAt = Date.now();
+    for (const envelope of part)
+      orders.set(envelope.payload.orderId, { order: envelope.payload, publishedAt });
+    await Promise.all([events.publish(part), lifecycle.publish(part), ledger.publish(part)]);
+    if (options.ratePerSecond)
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, publishedAt + 100 - Date.now())));
+  }
   // Producer retries: the same envelopes (same ids) once more.
   if (duplicates.length > 0)
     await Promise.all([
