@@ -3,7 +3,7 @@
  * resources created as the template says, what cannot be emulated reported by logical id, functions run
  * in-process, event sources played with Lambda's semantics.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,10 +29,11 @@ const applyEvents: ApplyEvent[] = [];
 const runtimeEvents: RuntimeEvent[] = [];
 let applied: AppliedStack;
 let runtime: LocalRuntime;
+let assemblyDir: string;
 
 beforeAll(async () => {
   process.env.PLAIN_APP_STACK = uniqueName("PlainApp");
-  const assemblyDir = await synthesize({
+  assemblyDir = await synthesize({
     projectDir: fixture,
     outdir: mkdtempSync(join(fixture, "cdk.out-")),
   });
@@ -55,6 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.stop();
+  if (assemblyDir) rmSync(assemblyDir, { recursive: true, force: true });
 });
 
 /** The resource CDK named `<id><8 hex digits>`. */
