@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { Duration, Validations } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, type IAlarmAction, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
@@ -11,9 +10,10 @@ import { ConsumerFunction } from "./consumer-function.js";
 import type { DedupTable } from "./dedup-table.js";
 import type { IFanOutTopic } from "./fan-out-topic.js";
 import type { ShardedStream } from "./sharded-stream.js";
+import { shippedHandler } from "./shipped-handler.js";
 import { fail, requireIntegerInRange } from "./validation.js";
 
-const RELAY_ENTRY = fileURLToPath(new URL("../../lambdas/handlers/outbox-relay.ts", import.meta.url));
+const RELAY_ENTRY = shippedHandler("outbox-relay");
 
 export interface OutboxProps {
   /** The dedup table the transactional handlers commit to; it must keep a stream (`stream: true`). */

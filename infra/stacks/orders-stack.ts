@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { SubscriptionFilter } from "aws-cdk-lib/aws-sns";
@@ -7,9 +6,7 @@ import { type DedupMode, ORDER_EVENTS, ORDERS_ENV } from "../../lambdas/handlers
 import { ConsumerFunction } from "../constructs/consumer-function.js";
 import { MessageBroker } from "../constructs/message-broker.js";
 import type { QueueConsumerGroup } from "../constructs/queue-consumer-group.js";
-
-const handlerEntry = (file: string) =>
-  fileURLToPath(new URL(`../../lambdas/handlers/${file}`, import.meta.url));
+import { shippedHandler } from "../constructs/shipped-handler.js";
 
 export interface OrdersStackProps extends StackProps {
   /** Send every alarm to a new SNS topic (subscribe your pager to it). @default true */
@@ -46,12 +43,12 @@ export class OrdersStack extends Stack {
 
     const consumer = (
       name: string,
-      entry: string,
+      handler: string,
       dedupMode: DedupMode,
       environment: Record<string, string> = {},
     ) => {
       const fn = new ConsumerFunction(this, `${name}Consumer`, {
-        entry: handlerEntry(entry),
+        entry: shippedHandler(handler),
         environment: {
           [ORDERS_ENV.tableName]: this.ordersTable.tableName,
           [ORDERS_ENV.dedupMode]: dedupMode,
@@ -66,20 +63,20 @@ export class OrdersStack extends Stack {
     // Billing commits the bill and the order.paid message in one transaction; the outbox relays the message.
     const outbox = this.broker.addOutbox("Outbox", { topics: [orderEvents] });
     const billing = orderEvents.addConsumerGroup("billing", {
-      consumer: consumer("Billing", "billing.ts", "transactional", {
+      consumer: consumer("Billing", "billing", "transactional", {
         [ORDERS_ENV.orderEventsTopicArn]: orderEvents.topic.topicArn,
       }),
       filterPolicy: { type: SubscriptionFilter.stringFilter({ allowlist: [ORDER_EVENTS.placed] }) },
     });
     const shipping = orderEvents.addConsumerGroup("shipping", {
-      consumer: consumer("Shipping", "record-order.ts", "transactional"),
+      consumer: consumer("Shipping", "record-order", "transactional"),
       filterPolicy: {
         type: SubscriptionFilter.stringFilter({ allowlist: [ORDER_EVENTS.paid, ORDER_EVENTS.cancelled] }),
       },
     });
     const analytics = orderEvents.addConsumerGroup("analytics", {
       // Plain dedup: cheaper, with an at-least-once window if a worker dies after its side effect.
-      consumer: consumer("Analytics", "record-order.ts", "plain"),
+      consumer: consumer("Analytics", "record-order", "plain"),
       // Analytics is not latency-sensitive: gather larger batches.
       batchSize: 100,
       maxBatchingWindow: Duration.seconds(5),
@@ -87,11 +84,11 @@ export class OrdersStack extends Stack {
 
     const orderLifecycle = this.broker.addTopic("OrderLifecycle", { fifo: true, archiveRetentionDays: 7 });
     const fulfillment = orderLifecycle.addConsumerGroup("fulfillment", {
-      consumer: consumer("Fulfillment", "record-order.ts", "transactional"),
+      consumer: consumer("Fulfillment", "record-order", "transactional"),
     });
 
     const ledgerStream = this.broker.addStream("Ledger", { shardCount: 2 });
-    ledgerStream.addConsumerGroup("ledger", { consumer: consumer("Ledger", "ledger.ts", "checkpoints") });
+    ledgerStream.addConsumerGroup("ledger", { consumer: consumer("Ledger", "ledger", "checkpoints") });
 
     new CfnOutput(this, "OrderEventsTopicArn", { value: orderEvents.topic.topicArn });
     new CfnOutput(this, "OrderLifecycleTopicArn", { value: orderLifecycle.topic.topicArn });

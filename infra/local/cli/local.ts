@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run local`: starts the embedded local cloud in the foreground and serves until Ctrl-C / SIGTERM.
  *   npm run local -- [--port 4566] [--host 127.0.0.1] [--data-dir DIR] [--log-dir DIR] [--verbose]

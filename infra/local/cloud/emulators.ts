@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { EmulatorPackageMissingError } from "./errors.js";
 import type { JavaRuntime } from "./java.js";
 import type { ServiceName } from "./routing.js";
 
@@ -47,20 +48,40 @@ export interface EmulatorSpec {
 
 // createRequire rather than import.meta.resolve, which test runners' module loaders do not all provide.
 const require = createRequire(import.meta.url);
-const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+/** Throws the fix when an emulator's npm package is not installed (they are optional peer dependencies). */
+const assertInstalled = (name: string): void => {
+  try {
+    require.resolve(name);
+  } catch (error) {
+    // An ESM-only package (fauxqs) cannot be required, but is there.
+    if ((error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND")
+      throw new EmulatorPackageMissingError(name, { cause: error });
+  }
+};
+const packageDir = (name: string): string => {
+  assertInstalled(name);
+  return dirname(require.resolve(`${name}/package.json`));
+};
 const here = dirname(fileURLToPath(import.meta.url));
+const compiled = import.meta.url.endsWith(".js");
 
 const fauxqs: EmulatorSpec = {
   name: "fauxqs",
   engine: "fauxqs (npm)",
   services: ["sns", "sqs"],
   persistent: false,
-  launch: ({ port, verbose }) => ({
-    command: process.execPath,
-    args: ["--import", pathToFileURL(require.resolve("tsx")).href, join(here, "fauxqs-server.ts")],
-    cwd: here,
-    env: { FAUXQS_PORT: String(port), LOCAL_CLOUD_VERBOSE: verbose ? "1" : "0" },
-  }),
+  launch: ({ port, verbose }) => {
+    // Resolved here so that a missing package fails early with the fix, not as a crash in the child's log.
+    assertInstalled("fauxqs");
+    // From source the server is TypeScript, run through tsx; in the built package it is plain JavaScript.
+    const loader = compiled ? [] : ["--import", pathToFileURL(require.resolve("tsx")).href];
+    return {
+      command: process.execPath,
+      args: [...loader, join(here, compiled ? "fauxqs-server.js" : "fauxqs-server.ts")],
+      cwd: here,
+      env: { FAUXQS_PORT: String(port), LOCAL_CLOUD_VERBOSE: verbose ? "1" : "0" },
+    };
+  },
   probe: { method: "GET", path: "/health" },
 };
 

