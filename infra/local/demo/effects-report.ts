@@ -3,6 +3,7 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from
 import { EFFECT_KEY_PREFIX } from "../../../lambdas/handlers/effects.js";
 import { ORDER_EVENTS } from "../../../lambdas/handlers/order-events.js";
 import { DEAD_LETTER_ATTRIBUTES } from "../../../lambdas/runtime/constants.js";
+import { POISON_REASONS } from "../../../lambdas/runtime/errors.js";
 import type { PublishedWorkload } from "./orders-workload.js";
 
 /** A consumer group of the orders topology: what it should see, whether in order, where its DLQ is. */
@@ -12,6 +13,8 @@ export interface GroupExpectation {
   readonly ordered: boolean;
   /** The stack output naming its dead-letter (or on-failure) queue. */
   readonly deadLetterOutput: string;
+  /** The channel whose malformed messages reach this group, and must end in its dead-letter queue. */
+  readonly poisonFrom?: keyof PublishedWorkload["poisonPublished"];
 }
 
 export const ORDERS_GROUPS: readonly GroupExpectation[] = [
@@ -20,6 +23,7 @@ export const ORDERS_GROUPS: readonly GroupExpectation[] = [
     types: [ORDER_EVENTS.placed],
     ordered: false,
     deadLetterOutput: "BillingDeadLetterQueueUrl",
+    poisonFrom: "orderEvents",
   },
   {
     group: "shipping",
@@ -32,18 +36,21 @@ export const ORDERS_GROUPS: readonly GroupExpectation[] = [
     types: [ORDER_EVENTS.placed, ORDER_EVENTS.paid],
     ordered: false,
     deadLetterOutput: "AnalyticsDeadLetterQueueUrl",
+    poisonFrom: "orderEvents",
   },
   {
     group: "fulfillment",
     types: [ORDER_EVENTS.placed],
     ordered: true,
     deadLetterOutput: "FulfillmentDeadLetterQueueUrl",
+    poisonFrom: "orderLifecycle",
   },
   {
     group: "ledger",
     types: [ORDER_EVENTS.placed],
     ordered: true,
     deadLetterOutput: "LedgerOnFailureQueueUrl",
+    poisonFrom: "ledger",
   },
 ];
 
@@ -51,9 +58,11 @@ export interface GroupReport {
   readonly group: string;
   /** Messages of valid orders the group should process. */
   readonly expected: number;
+  /** Malformed messages published to the group's channel, which must end in its dead-letter queue. */
+  readonly poisonExpected: number;
   /** Of those, how many left at least one side effect. */
   readonly processed: number;
-  /** Neither processed nor in the dead-letter queue. */
+  /** Neither processed nor in the dead-letter queue: valid orders, and malformed messages. */
   readonly lost: number;
   /** Messages whose side effect happened more than once. */
   readonly processedTwice: number;
@@ -106,7 +115,17 @@ export interface DeadLetterContents {
   readonly reasons: Record<string, number>;
   /** Order ids among them (valid orders that exhausted their retries). */
   readonly orderIds: Set<string>;
+  /** Distinct bodies of the messages dead-lettered for being malformed (a replayed batch may send one twice). */
+  readonly malformedBodies: Set<string>;
 }
+
+/** Why the runtime dead-letters a message that was bad from the start (not one that ran out of retries). */
+const MALFORMED_REASONS: ReadonlySet<string> = new Set([
+  POISON_REASONS.notJson,
+  POISON_REASONS.notAnEnvelope,
+  POISON_REASONS.schemaMismatch,
+  POISON_REASONS.tooLarge,
+]);
 
 /**
  * Counts a dead-letter queue's messages sent since `since` (epoch ms) by reason: the runtime's, or
@@ -119,6 +138,7 @@ export async function readDeadLetters(
 ): Promise<DeadLetterContents> {
   const reasons: Record<string, number> = {};
   const orderIds = new Set<string>();
+  const malformedBodies = new Set<string>();
   const { Attributes } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
   );
@@ -145,9 +165,15 @@ export async function readDeadLetters(
       reasons[reason] = (reasons[reason] ?? 0) + 1;
       const orderId = orderIdOf(message.Body);
       if (orderId) orderIds.add(orderId);
+      if (MALFORMED_REASONS.has(reason)) malformedBodies.add(message.Body ?? "");
     }
   }
-  return { total: Object.values(reasons).reduce((sum, count) => sum + count, 0), reasons, orderIds };
+  return {
+    total: Object.values(reasons).reduce((sum, count) => sum + count, 0),
+    reasons,
+    orderIds,
+    malformedBodies,
+  };
 }
 
 export function reportGroup(
@@ -181,11 +207,13 @@ export function reportGroup(
       }
     }
   }
+  const poisonExpected = expectation.poisonFrom ? workload.poisonPublished[expectation.poisonFrom] : 0;
   return {
     group: expectation.group,
     expected: workload.orders.size * expectation.types.length,
+    poisonExpected,
     processed,
-    lost,
+    lost: lost + Math.max(0, poisonExpected - deadLetters.malformedBodies.size),
     processedTwice: [...perMessage.values()].filter((count) => count > 1).length,
     orderViolations: expectation.ordered ? orderViolations(firstByKey) : 0,
     dlq: deadLetters.total,

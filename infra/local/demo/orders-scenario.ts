@@ -1,7 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { LocalRun } from "../local-run.js";
 import {
   type GroupReport,
@@ -48,8 +48,9 @@ export function ordersChannels(outputs: Readonly<Record<string, string>>) {
 
 /**
  * Drives the reference orders topology: publishes the workload, follows the consumer groups until every
- * order is processed (or nothing moves for 15 s), then reports per group from the effect rows the handlers
- * wrote and the dead-letter queues: what `npm start` shows and the chaos suite asserts.
+ * order is processed and every malformed message dead-lettered (or nothing moves for 30 s), then reports
+ * per group from the effect rows the handlers wrote and the dead-letter queues: what `npm start` shows and
+ * the chaos suite asserts.
  */
 export async function runOrdersScenario(run: LocalRun, options: ScenarioOptions): Promise<ScenarioResult> {
   const channels = ordersChannels(run.outputs);
@@ -81,6 +82,7 @@ export async function runOrdersScenario(run: LocalRun, options: ScenarioOptions)
       waitForEffects(
         clients.dynamodb,
         channels.ordersTableName,
+        () => poisonDeadLettered(clients.sqs, run.outputs, workload),
         workload,
         progress,
         expected,
@@ -123,12 +125,14 @@ export async function runOrdersScenario(run: LocalRun, options: ScenarioOptions)
 }
 
 /**
- * Waits until every expected effect is there, or no new one appears for 30 s, or the timeout. The batch
+ * Waits until every expected effect is there and every dead-letter queue holds at least its channel's
+ * malformed messages, or no new effect appears for 30 s, or the timeout. The batch
  * summaries say cheaply when it is worth scanning the effects table to check.
  */
 async function waitForEffects(
   dynamodb: DynamoDBClient,
   tableName: string,
+  deadLettersLanded: () => Promise<boolean>,
   workload: PublishedWorkload,
   progress: GroupProgress,
   expected: ReadonlyMap<string, number>,
@@ -165,7 +169,7 @@ async function waitForEffects(
     if (!reported && !lull) continue;
     const effects = await readEffects(dynamodb, tableName);
     lastScan = performance.now();
-    if (complete(effects)) return effects;
+    if (complete(effects) && (await deadLettersLanded())) return effects;
     if (effects.length !== effectCount) {
       effectCount = effects.length;
       lastNewEffect = performance.now();
@@ -174,4 +178,26 @@ async function waitForEffects(
     }
   }
   return readEffects(dynamodb, tableName);
+}
+
+/** Whether each group's dead-letter queue holds at least as many messages as its channel had malformed. */
+async function poisonDeadLettered(
+  sqs: SQSClient,
+  outputs: Readonly<Record<string, string>>,
+  workload: PublishedWorkload,
+): Promise<boolean> {
+  for (const group of ORDERS_GROUPS) {
+    if (!group.poisonFrom) continue;
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: outputs[group.deadLetterOutput],
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
+    const held =
+      Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    if (held < workload.poisonPublished[group.poisonFrom]) return false;
+  }
+  return true;
 }
