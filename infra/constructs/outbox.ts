@@ -1,10 +1,11 @@
 import { Duration, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, type IAlarmAction, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import type { Alarm, IAlarmAction } from "aws-cdk-lib/aws-cloudwatch";
 import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BROKER_ENV, DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
+import { createAlarms } from "./alarms.js";
 import { bindConsumerEnvironment } from "./consumer-binding.js";
 import { ConsumerFunction } from "./consumer-function.js";
 import type { DedupTable } from "./dedup-table.js";
@@ -104,37 +105,35 @@ export class Outbox extends Construct {
     for (const topic of props.topics ?? []) this.addDestination(topic);
     for (const destination of props.streams ?? []) this.addDestination(destination);
 
-    for (const [alarmId, description, metric] of [
-      [
-        "RelayErrorsAlarm",
-        "The outbox relay fails",
-        this.relay.metricErrors({ period: Duration.minutes(5) }),
-      ],
-      [
-        "RelayLagAlarm",
-        "The outbox relay is over 5 minutes behind",
-        this.relay.metric("IteratorAge", { statistic: "Maximum", period: Duration.minutes(1) }),
-      ],
-      [
-        "RelayDeadLettersAlarm",
-        "Outbox rows are waiting in the relay's on-failure queue",
-        this.onFailureQueue.metricApproximateNumberOfMessagesVisible({
-          statistic: "Maximum",
-          period: Duration.minutes(1),
-        }),
-      ],
-    ] as const) {
-      const alarm = new Alarm(this, alarmId, {
-        alarmDescription: description,
-        metric,
-        threshold: alarmId === "RelayLagAlarm" ? 300_000 : 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      if (props.alarmAction) alarm.addAlarmAction(props.alarmAction);
-      this.alarms.push(alarm);
-    }
+    this.alarms.push(
+      ...createAlarms(
+        this,
+        [
+          {
+            id: "RelayErrorsAlarm",
+            description: "The outbox relay fails",
+            metric: this.relay.metricErrors({ period: Duration.minutes(5) }),
+            threshold: 1,
+          },
+          {
+            id: "RelayLagAlarm",
+            description: "The outbox relay is over 5 minutes behind",
+            metric: this.relay.metric("IteratorAge", { statistic: "Maximum", period: Duration.minutes(1) }),
+            threshold: Duration.minutes(5).toMilliseconds(),
+          },
+          {
+            id: "RelayDeadLettersAlarm",
+            description: "Outbox rows are waiting in the relay's on-failure queue",
+            metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({
+              statistic: "Maximum",
+              period: Duration.minutes(1),
+            }),
+            threshold: 1,
+          },
+        ],
+        props.alarmAction,
+      ),
+    );
   }
 
   /** Lets the relay publish to one more topic or stream. */

@@ -1,12 +1,5 @@
 import { Annotations, Duration, Names } from "aws-cdk-lib";
-import {
-  Alarm,
-  ComparisonOperator,
-  type IAlarmAction,
-  Metric,
-  type MetricOptions,
-  TreatMissingData,
-} from "aws-cdk-lib/aws-cloudwatch";
+import { type Alarm, type IAlarmAction, Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -20,6 +13,7 @@ import {
   METRICS_NAMESPACE,
   METRICS_SERVICE,
 } from "../../lambdas/runtime/constants.js";
+import { type AlarmDefinition, consumerFunctionAlarms, createAlarms } from "./alarms.js";
 import { acknowledgeKmsGrantWildcards, bindConsumerEnvironment, timeoutOf } from "./consumer-binding.js";
 import type { DedupTable } from "./dedup-table.js";
 import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
@@ -136,7 +130,7 @@ export class QueueConsumerGroup extends Construct {
     );
 
     if (props.consumer) this.attachConsumer(props.consumer, props);
-    this.createAlarms(props);
+    this.addAlarms(props);
   }
 
   /** Messages waiting in the dead-letter queue (maximum over 1 minute). */
@@ -194,49 +188,28 @@ export class QueueConsumerGroup extends Construct {
     props.dedupTable?.bindConsumer(consumer);
   }
 
-  private createAlarms(props: QueueConsumerGroupProps): void {
-    const alarm = (
-      id: string,
-      description: string,
-      metric: Metric,
-      threshold: number,
-      evaluationPeriods = 1,
-    ) => {
-      const created = new Alarm(this, id, {
-        alarmDescription: `${description} (consumer group ${this.name})`,
-        metric,
-        threshold,
-        evaluationPeriods,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      if (props.alarmAction) created.addAlarmAction(props.alarmAction);
-      this.alarms.push(created);
-    };
-    if (this.deadLetterQueue)
-      alarm("DeadLettersAlarm", "Messages are waiting in the dead-letter queue", this.metricDlqDepth(), 1);
+  private addAlarms(props: QueueConsumerGroupProps): void {
+    const subject = `consumer group ${this.name}`;
     const maxAge = props.maxMessageAge ?? Duration.minutes(15);
-    alarm(
-      "MessageAgeAlarm",
-      `The oldest message has waited over ${maxAge.toHumanString()}`,
-      this.metricAgeOfOldestMessage(),
-      maxAge.toSeconds(),
-      3,
-    );
-    if (props.consumer) {
-      alarm(
-        "ConsumerErrorsAlarm",
-        "The consumer function fails",
-        props.consumer.metricErrors({ period: Duration.minutes(5) }),
-        1,
-      );
-      alarm(
-        "ConsumerThrottlesAlarm",
-        "The consumer function is throttled",
-        props.consumer.metricThrottles({ period: Duration.minutes(5) }),
-        1,
-      );
+    const definitions: AlarmDefinition[] = [
+      {
+        id: "MessageAgeAlarm",
+        description: `The oldest message has waited over ${maxAge.toHumanString()} (${subject})`,
+        metric: this.metricAgeOfOldestMessage(),
+        threshold: maxAge.toSeconds(),
+        evaluationPeriods: 3,
+      },
+      ...(props.consumer ? consumerFunctionAlarms(props.consumer, subject) : []),
+    ];
+    if (this.deadLetterQueue) {
+      definitions.unshift({
+        id: "DeadLettersAlarm",
+        description: `Messages are waiting in the dead-letter queue (${subject})`,
+        metric: this.metricDlqDepth(),
+        threshold: 1,
+      });
     }
+    this.alarms.push(...createAlarms(this, definitions, props.alarmAction));
   }
 }
 

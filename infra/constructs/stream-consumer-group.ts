@@ -1,12 +1,5 @@
 import { Duration, Validations } from "aws-cdk-lib";
-import {
-  Alarm,
-  ComparisonOperator,
-  type IAlarmAction,
-  type Metric,
-  type MetricOptions,
-  TreatMissingData,
-} from "aws-cdk-lib/aws-cloudwatch";
+import type { Alarm, IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { type IStream, StreamConsumer } from "aws-cdk-lib/aws-kinesis";
 import { type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import {
@@ -19,6 +12,7 @@ import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 
 import { Construct } from "constructs";
 import { BROKER_ENV, CONSUMER_METRICS } from "../../lambdas/runtime/constants.js";
+import { consumerFunctionAlarms, createAlarms } from "./alarms.js";
 import { bindConsumerEnvironment } from "./consumer-binding.js";
 import type { DedupTable } from "./dedup-table.js";
 import { consumerMetric } from "./queue-consumer-group.js";
@@ -135,7 +129,7 @@ export class StreamConsumerGroup extends Construct {
     }
     bindConsumerEnvironment(this, props.consumer, environment);
     props.dedupTable?.bindConsumer(props.consumer);
-    this.createAlarms(props);
+    this.addAlarms(props);
   }
 
   /** How far behind the stream the group's consumer is, in milliseconds (maximum over 1 minute). */
@@ -166,46 +160,35 @@ export class StreamConsumerGroup extends Construct {
     });
   }
 
-  private createAlarms(props: StreamConsumerGroupProps): void {
-    const alarm = (
-      id: string,
-      description: string,
-      metric: Metric,
-      threshold: number,
-      evaluationPeriods = 1,
-    ) => {
-      const created = new Alarm(this, id, {
-        alarmDescription: `${description} (consumer group ${this.name})`,
-        metric,
-        threshold,
-        evaluationPeriods,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      if (props.alarmAction) created.addAlarmAction(props.alarmAction);
-      this.alarms.push(created);
-    };
+  private addAlarms(props: StreamConsumerGroupProps): void {
+    const subject = `consumer group ${this.name}`;
     const maxAge = props.maxIteratorAge ?? Duration.minutes(5);
-    alarm(
-      "IteratorAgeAlarm",
-      `The consumer is over ${maxAge.toHumanString()} behind the stream`,
-      this.metricIteratorAge(),
-      maxAge.toMilliseconds(),
-      3,
-    );
     const dlqDepth = this.metricDlqDepth();
-    if (dlqDepth) alarm("DeadLettersAlarm", "Records are waiting in the on-failure queue", dlqDepth, 1);
-    alarm(
-      "ConsumerErrorsAlarm",
-      "The consumer function fails",
-      props.consumer.metricErrors({ period: Duration.minutes(5) }),
-      1,
-    );
-    alarm(
-      "ConsumerThrottlesAlarm",
-      "The consumer function is throttled",
-      props.consumer.metricThrottles({ period: Duration.minutes(5) }),
-      1,
+    this.alarms.push(
+      ...createAlarms(
+        this,
+        [
+          {
+            id: "IteratorAgeAlarm",
+            description: `The consumer is over ${maxAge.toHumanString()} behind the stream (${subject})`,
+            metric: this.metricIteratorAge(),
+            threshold: maxAge.toMilliseconds(),
+            evaluationPeriods: 3,
+          },
+          ...(dlqDepth
+            ? [
+                {
+                  id: "DeadLettersAlarm",
+                  description: `Records are waiting in the on-failure queue (${subject})`,
+                  metric: dlqDepth,
+                  threshold: 1,
+                },
+              ]
+            : []),
+          ...consumerFunctionAlarms(props.consumer, subject),
+        ],
+        props.alarmAction,
+      ),
     );
   }
 }
