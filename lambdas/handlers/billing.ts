@@ -1,6 +1,6 @@
 import { causedBy, sqsConsumer, TopicPublisher } from "../runtime/index.js";
 import { dedupFromEnvironment } from "./dedup-mode.js";
-import { maybeCrash, maybeInjectFailure, recordEffect, requiredEnv } from "./effects.js";
+import { actOnOrder, maybeCrash, requiredEnv } from "./effects.js";
 import { ORDER_EVENTS, ORDERS_ENV, Order } from "./order-events.js";
 
 let directPublisher: TopicPublisher | undefined;
@@ -13,11 +13,7 @@ export const handler = sqsConsumer({
   schema: Order,
   dedup: dedupFromEnvironment("transactional"),
   handler: async (message, context) => {
-    await maybeInjectFailure(context.group);
-    await recordEffect(
-      { group: context.group, messageId: message.id, type: message.type, order: message.payload },
-      context,
-    );
+    await actOnOrder(message, context);
     const topicArn = requiredEnv(ORDERS_ENV.orderEventsTopicArn);
     const paid = causedBy(message, {
       type: ORDER_EVENTS.paid,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { PutItemCommand, type TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { defaultDynamoDbClient } from "../runtime/aws-clients.js";
 import { ConfigurationError, RetryLaterError } from "../runtime/errors.js";
-import type { HandlerContext } from "../runtime/index.js";
+import type { HandlerContext, MessageEnvelope } from "../runtime/index.js";
 import { ORDERS_ENV, type Order } from "./order-events.js";
 
 /**
@@ -44,8 +44,18 @@ export function effectItem(effect: Effect): TransactWriteItem {
 }
 
 /** Performs the side effect: in the handler's transaction when there is one, else as a plain write. */
-export async function recordEffect(effect: Effect, context: HandlerContext): Promise<void> {
-  const item = effectItem(effect);
+/**
+ * What every reference handler does with an order: fail now and then when a demo or chaos run asks
+ * for it, then write the side effect (into the transaction, when there is one).
+ */
+export async function actOnOrder(message: MessageEnvelope<Order>, context: HandlerContext): Promise<void> {
+  await maybeInjectFailure(context.group);
+  const item = effectItem({
+    group: context.group,
+    messageId: message.id,
+    type: message.type,
+    order: message.payload,
+  });
   if (context.transaction) {
     context.transaction.write(item);
     return;
@@ -54,7 +64,7 @@ export async function recordEffect(effect: Effect, context: HandlerContext): Pro
 }
 
 /** Demo and chaos runs only: fail transiently, or stall (outliving a short lease), with the configured probabilities. */
-export async function maybeInjectFailure(group: string): Promise<void> {
+async function maybeInjectFailure(group: string): Promise<void> {
   const rate = chance(ORDERS_ENV.chaosFailRate);
   if (rate > 0 && Math.random() < rate)
     throw new RetryLaterError(`injected failure in ${group} (chaos rate ${rate})`);

@@ -1,6 +1,6 @@
 import { kinesisConsumer } from "../runtime/index.js";
 import { dedupFromEnvironment } from "./dedup-mode.js";
-import { maybeCrash, maybeInjectFailure, recordEffect } from "./effects.js";
+import { actOnOrder, maybeCrash } from "./effects.js";
 import { Order } from "./order-events.js";
 
 /**
@@ -13,11 +13,7 @@ export const handler = kinesisConsumer({
   ordering: "key",
   dedup: dedupFromEnvironment("checkpoints"),
   handler: async (message, context) => {
-    await maybeInjectFailure(context.group);
-    await recordEffect(
-      { group: context.group, messageId: message.id, type: message.type, order: message.payload },
-      context,
-    );
+    await actOnOrder(message, context);
     maybeCrash(context);
   },
 });

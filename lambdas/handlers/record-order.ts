@@ -1,6 +1,6 @@
 import { sqsConsumer } from "../runtime/index.js";
 import { dedupFromEnvironment } from "./dedup-mode.js";
-import { maybeCrash, maybeInjectFailure, recordEffect } from "./effects.js";
+import { actOnOrder, maybeCrash } from "./effects.js";
 import { Order } from "./order-events.js";
 
 /**
@@ -11,11 +11,7 @@ export const handler = sqsConsumer({
   schema: Order,
   dedup: dedupFromEnvironment("transactional"),
   handler: async (message, context) => {
-    await maybeInjectFailure(context.group);
-    await recordEffect(
-      { group: context.group, messageId: message.id, type: message.type, order: message.payload },
-      context,
-    );
+    await actOnOrder(message, context);
     maybeCrash(context);
   },
 });

@@ -7,12 +7,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { renderGroupTable } from "../../infra/local/demo/group-table.js";
 import {
   type GroupResult,
   runOrdersScenario,
   type ScenarioResult,
 } from "../../infra/local/demo/orders-scenario.js";
-import { renderTable } from "../../infra/local/demo/table.js";
 import { startLocalRun } from "../../infra/local/local-run.js";
 
 export interface ChaosOptions {
@@ -136,34 +136,5 @@ function violationsOf(groups: readonly GroupResult[]): string[] {
 }
 
 export function chaosTable(result: ChaosResult): string {
-  return renderTable(
-    [
-      "group",
-      "mode",
-      "expected",
-      "processed",
-      "lost",
-      "twice",
-      "order violations",
-      "dups suppressed",
-      "retried",
-      "DLQ",
-      "DLQ reasons",
-    ],
-    result.groups.map((group) => [
-      group.group,
-      MODE[group.group] ?? "?",
-      group.expected,
-      group.processed,
-      group.lost,
-      group.processedTwice,
-      group.orderViolations,
-      group.duplicatesSuppressed,
-      group.retried,
-      group.dlq,
-      Object.entries(group.dlqReasons)
-        .map(([reason, count]) => `${reason} ${count}`)
-        .join(", ") || "-",
-    ]),
-  );
+  return renderGroupTable(result.groups, { mode: (group) => MODE[group] ?? "?" });
 }

@@ -15,8 +15,8 @@ import type { ApplyEvent } from "../apply/apply-template.js";
 import { readCloudAssembly } from "../apply/cloud-assembly.js";
 import { synthesize } from "../apply/synth.js";
 import { LocalCloudError, localCloudEnv } from "../cloud/index.js";
+import { renderGroupTable } from "../demo/group-table.js";
 import { ordersChannels, runOrdersScenario, type ScenarioResult } from "../demo/orders-scenario.js";
-import { renderTable } from "../demo/table.js";
 import { type LocalRun, startLocalRun } from "../local-run.js";
 import type { RuntimeEvent } from "../runner/local-runtime.js";
 import { stopWhenOrphaned } from "./orphan-watch.js";
@@ -115,40 +115,7 @@ try {
 
 function report(result: ScenarioResult, startupMs: number): void {
   say("");
-  say(
-    renderTable(
-      [
-        "group",
-        "expected",
-        "processed",
-        "lost",
-        "twice",
-        "order violations",
-        "dups suppressed",
-        "retried",
-        "DLQ",
-        "DLQ reasons",
-        "p50 ms",
-        "p99 ms",
-      ],
-      result.groups.map((group) => [
-        group.group,
-        group.expected,
-        group.processed,
-        group.lost,
-        group.processedTwice,
-        group.orderViolations,
-        group.duplicatesSuppressed,
-        group.retried,
-        group.dlq,
-        Object.entries(group.dlqReasons)
-          .map(([reason, count]) => `${reason} ${count}`)
-          .join(", ") || "-",
-        Math.round(group.latencyMs.p50),
-        Math.round(group.latencyMs.p99),
-      ]),
-    ),
-  );
+  say(renderGroupTable(result.groups, { latency: true }));
   const processed = result.groups.reduce((sum, group) => sum + group.processed, 0);
   const none = (key: "lost" | "processedTwice") =>
     result.groups.every((group) => group[key] === 0) ? "yes" : "NO";
