@@ -1,0 +1,56 @@
+import { ORDERS_GROUPS } from "../../infra/local/demo/effects-report.js";
+import { runOrdersScenario } from "../../infra/local/demo/orders-scenario.js";
+import { startLocalRun } from "../../infra/local/local-run.js";
+
+export interface EndToEndRow {
+  readonly channel: string;
+  readonly group: string;
+  readonly paced: { readonly ratePerSecond: number; readonly p50Ms: number; readonly p99Ms: number };
+  readonly burst: { readonly messages: number; readonly msgsPerSecond: number };
+}
+
+const CHANNEL: Readonly<Record<string, string>> = {
+  billing: "SNS → SQS standard",
+  fulfillment: "SNS FIFO → SQS FIFO",
+  ledger: "Kinesis (2 shards)",
+  shipping: "outbox → SNS → SQS",
+};
+
+/**
+ * Publish → processed through the whole reference topology on the local cloud (the functions running
+ * in-process, dedup included): latency at a steady pace, and throughput draining a burst.
+ */
+export async function benchmarkEndToEnd(
+  endpoint: string,
+  sizes: { pacedMessages: number; ratePerSecond: number; burstMessages: number },
+): Promise<EndToEndRow[]> {
+  const run = await startLocalRun({ endpoint });
+  try {
+    const common = { customers: 100, duplicateRate: 0, poisonRate: 0, seed: 1, timeoutMs: 600_000 };
+    const paced = await runOrdersScenario(run, {
+      ...common,
+      messages: sizes.pacedMessages,
+      ratePerSecond: sizes.ratePerSecond,
+    });
+    const burst = await runOrdersScenario(run, { ...common, messages: sizes.burstMessages });
+    return ORDERS_GROUPS.filter((group) => CHANNEL[group.group]).map((group) => {
+      const pacedGroup = paced.groups.find((entry) => entry.group === group.group);
+      const burstGroup = burst.groups.find((entry) => entry.group === group.group);
+      return {
+        channel: CHANNEL[group.group] as string,
+        group: group.group,
+        paced: {
+          ratePerSecond: sizes.ratePerSecond,
+          p50Ms: pacedGroup?.latencyMs.p50 ?? 0,
+          p99Ms: pacedGroup?.latencyMs.p99 ?? 0,
+        },
+        burst: {
+          messages: sizes.burstMessages,
+          msgsPerSecond: (burstGroup?.processed ?? 0) / ((burstGroup?.latencyMs.max ?? 1) / 1000),
+        },
+      };
+    });
+  } finally {
+    await run.stop();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * `npm run bench [-- --quick]`: every benchmark in one process on one embedded local cloud, printed as
+ * tables with ratios against their baselines, saved to test/bench/results/latest.json and drawn as
+ * test/bench/results/benchmarks.svg (the README embeds it).
+ */
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+
+// The wrappers' logs and EMF metrics would measure the terminal, not the code.
+process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+process.env.POWERTOOLS_METRICS_DISABLED = "true";
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+
+const { startLocalCloud } = await import("../../infra/local/cloud/index.js");
+const { renderTable } = await import("../../infra/local/demo/table.js");
+const { renderChart } = await import("./chart.js");
+const { benchmarkDedup, benchmarkOverhead } = await import("./consumers.js");
+const { benchmarkEndToEnd } = await import("./end-to-end.js");
+const { ratio, round } = await import("./measure.js");
+const { benchmarkProducers } = await import("./producers.js");
+const { createBenchResources } = await import("./resources.js");
+const { scaleMessages, scaleShards } = await import("./scale.js");
+
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const quick = values.quick;
+const say = (line = "") => console.log(line);
+
+const cloud = await startLocalCloud({ port: 0, logDir: ".local-cloud/bench-logs" });
+Object.assign(process.env, cloud.env);
+const started = performance.now();
+try {
+  say(
+    `serverless-broker benchmarks on ${cpus().length} cores / ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, local cloud ${cloud.endpoint}${quick ? " (quick)" : ""}`,
+  );
+  const resources = await createBenchResources();
+
+  say("\n## Producers: batching publishers vs one plain SDK call per message");
+  const producers = await benchmarkProducers(
+    resources,
+    quick
+      ? { batched: 2_000, kinesisBatched: 2_000, plain: 300, runs: 3 }
+      : { batched: 10_000, kinesisBatched: 2_000, plain: 1_000, runs: 5 },
+  );
+  const plainRate = (channel: string) =>
+    producers.find((row) => row.channel === channel && row.method.startsWith("plain"))?.msgsPerSecond ?? 1;
+  say(
+    renderTable(
+      ["channel", "method", "messages", "msgs/s", "vs plain SDK"],
+      producers.map((row) => [
+        row.channel,
+        row.method,
+        row.messages,
+        round(row.msgsPerSecond),
+        ratio(row.msgsPerSecond, plainRate(row.channel)),
+      ]),
+    ),
+  );
+
+  say("\n## Consumer wrapper overhead: no-op handler, 1,000-record batches (median of 30)");
+  const overhead = await benchmarkOverhead();
+  say(
+    renderTable(
+      ["wrapper", "records per batch", "µs per record"],
+      overhead.map((row) => [row.wrapper, row.recordsPerBatch, round(row.microsecondsPerRecord, 1)]),
+    ),
+  );
+
+  say("\n## Exactly-once consumers vs Powertools batch + idempotency (DynamoDB Local, median of 3)");
+  const dedup = await benchmarkDedup(resources, quick ? 500 : 2_000, quick ? 1 : 3);
+  const powertools = (channel: string, pass: string) =>
+    dedup.find(
+      (row) => row.channel === channel && row.pass === pass && row.implementation.startsWith("Powertools"),
+    );
+  say(
+    renderTable(
+      [
+        "channel",
+        "implementation",
+        "pass",
+        "messages",
+        "msgs/s",
+        "DynamoDB requests/msg",
+        "requests vs Powertools",
+      ],
+      dedup.map((row) => [
+        row.channel,
+        row.implementation,
+        row.pass,
+        row.messages,
+        round(row.msgsPerSecond),
+        round(row.requestsPerMessage, 3),
+        ratio(
+          row.requestsPerMessage,
+          powertools(row.channel, row.pass)?.requestsPerMessage ?? row.requestsPerMessage,
+        ),
+      ]),
+    ),
+  );
+
+  say("\n## Scale: cost and time as messages and shards grow");
+  const scale = [
+    ...(await scaleMessages(quick ? [1_000, 10_000] : [1_000, 10_000, 100_000])),
+    ...(await scaleShards([1, 2, 4, 8], quick ? 2_000 : 8_000)),
+  ];
+  say(
+    renderTable(
+      ["dimension", "size", "messages", "seconds", "msgs/s", "DynamoDB requests/msg"],
+      scale.map((row) => [
+        row.dimension,
+        row.size,
+        row.messages,
+        round(row.seconds, 1),
+        round(row.msgsPerSecond),
+        round(row.requestsPerMessage, 3),
+      ]),
+    ),
+  );
+
+  say("\n## End to end through the reference topology (functions in-process, dedup on)");
+  const endToEnd = await benchmarkEndToEnd(
+    cloud.endpoint,
+    quick
+      ? { pacedMessages: 200, ratePerSecond: 20, burstMessages: 500 }
+      : { pacedMessages: 600, ratePerSecond: 30, burstMessages: 2_000 },
+  );
+  say(
+    renderTable(
+      ["channel", "group", "paced msgs/s", "p50 ms", "p99 ms", "burst messages", "burst msgs/s"],
+      endToEnd.map((row) => [
+        row.channel,
+        row.group,
+        row.paced.ratePerSecond,
+        Math.round(row.paced.p50Ms),
+        Math.round(row.paced.p99Ms),
+        row.burst.messages,
+        round(row.burst.msgsPerSecond),
+      ]),
+    ),
+  );
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    quick,
+    producers,
+    overhead,
+    dedup,
+    scale,
+    endToEnd,
+  };
+  writeFileSync("test/bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(
+    "test/bench/results/benchmarks.svg",
+    renderChart(
+      `serverless-broker benchmarks (medians, local cloud, ${cpus().length} cores, Node ${process.version})`,
+      [
+        {
+          title: "Producers: messages per second (log scale)",
+          unit: "msg/s",
+          log: true,
+          bars: producers.map((row) => ({
+            label: `${row.channel}: ${row.method}`,
+            value: row.msgsPerSecond,
+            ours: !row.method.startsWith("plain"),
+          })),
+        },
+        {
+          title: "Exactly-once consumers: DynamoDB requests per message",
+          unit: "req/msg",
+          bars: dedup.map((row) => ({
+            label: `${row.channel} ${row.pass}: ${row.implementation}`,
+            value: row.requestsPerMessage,
+            ours: !row.implementation.startsWith("Powertools"),
+          })),
+        },
+        {
+          title: "Exactly-once consumers: messages per second",
+          unit: "msg/s",
+          bars: dedup.map((row) => ({
+            label: `${row.channel} ${row.pass}: ${row.implementation}`,
+            value: row.msgsPerSecond,
+            ours: !row.implementation.startsWith("Powertools"),
+          })),
+        },
+      ],
+    ),
+  );
+  say(
+    `\nResults in test/bench/results/latest.json and benchmarks.svg (${round((performance.now() - started) / 1000)} s).`,
+  );
+} finally {
+  await cloud.stop();
+}
