@@ -3,6 +3,7 @@ import type { Context } from "aws-lambda";
 import { forEachConcurrently } from "../concurrency.js";
 import { POISON_REASONS, PoisonMessageError, type PoisonReason } from "../errors.js";
 import type { DeadLetterSink } from "./dead-letter.js";
+import { fingerprintOf } from "./decode-envelope.js";
 import type { Decoded, EngineRecord } from "./engine-record.js";
 import type { HandlerContext, MessageHandler } from "./handler-context.js";
 import { type BatchSummary, type ConsumerObserver, describeError } from "./observability.js";
@@ -59,9 +60,12 @@ export async function processBatch<TMessage>(
   const started = performance.now();
   const batch: BatchInfo = { group: config.group, source: records[0]?.source ?? "", lambdaContext };
   const decoded = await Promise.all(records.map((record) => record.decode()));
-  const guarded = decoded.map((content, index) =>
-    content.ok && config.guard ? toGuarded(records[index] as EngineRecord<TMessage>, content) : undefined,
-  );
+  const guarded = decoded.map((content, index) => {
+    const record = records[index] as EngineRecord<TMessage>;
+    if (!config.guard) return undefined;
+    if (content.ok) return toGuarded(record, content);
+    return config.guard.followsUndecodable ? toGuardedUndecodable(record) : undefined;
+  });
   const outcomes = new Array<RecordOutcome>(records.length);
 
   let admissions: Array<Admission | undefined>;
@@ -120,13 +124,15 @@ export async function processBatch<TMessage>(
   const processOne = async (index: number): Promise<RecordOutcome> => {
     const record = records[index] as EngineRecord<TMessage>;
     const content = decoded[index] as Decoded<TMessage>;
-    if (!content.ok) return deadLetter(index, content.reason, content.detail);
     const admission = admissions[index] ?? RUN;
     if (admission.kind === "skip") return { kind: "skipped", reason: admission.reason };
-    if (admission.kind === "poison") return deadLetter(index, admission.reason, admission.detail);
     let failure: unknown;
     if (admission.kind === "retry-later") {
       failure = admission.reason;
+    } else if (!content.ok) {
+      return deadLetter(index, content.reason, content.detail);
+    } else if (admission.kind === "poison") {
+      return deadLetter(index, admission.reason, admission.detail);
     } else {
       const context: Omit<HandlerContext, "transaction"> = {
         group: config.group,
@@ -222,6 +228,18 @@ function toGuarded<TMessage>(
     messageId: content.messageId,
     message: content.message,
     fingerprint: content.fingerprint(),
+    sourceRecordId: record.itemIdentifier,
+    ...(record.shardId ? { shardId: record.shardId } : {}),
+    ...(record.sequenceNumber ? { sequenceNumber: record.sequenceNumber } : {}),
+  };
+}
+
+/** A record that could not be decoded, known to the guard by where it sits in its stream. */
+function toGuardedUndecodable(record: EngineRecord<unknown>): GuardedRecord {
+  return {
+    messageId: `record:${record.shardId ?? ""}:${record.itemIdentifier}`,
+    message: undefined,
+    fingerprint: fingerprintOf(record.original.body),
     sourceRecordId: record.itemIdentifier,
     ...(record.shardId ? { shardId: record.shardId } : {}),
     ...(record.sequenceNumber ? { sequenceNumber: record.sequenceNumber } : {}),

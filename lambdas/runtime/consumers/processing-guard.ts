@@ -43,6 +43,12 @@ export interface BatchInfo {
  * exactly-once processing (dedup claims, Kinesis checkpoints, transactions) plugs into every consumer.
  */
 export interface ProcessingGuard {
+  /**
+   * Also admit and settle records that could not be decoded (poison), as `record:<shard>:<sequence>`
+   * with no message: a stream replays them with the records around them, and a guard that remembers
+   * them keeps them from being dead-lettered again. Guards keyed by message content leave this unset.
+   */
+  readonly followsUndecodable?: boolean;
   /** Once per batch, before any handler: a decision per record, in order. */
   admit(records: readonly GuardedRecord[], batch: BatchInfo): Promise<Admission[]>;
   /** Runs one admitted record; a transactional guard commits the handler's writes with its completion. */

@@ -45,6 +45,7 @@ export function kinesisCheckpoints(options: CheckpointOptions = {}): ProcessingG
 }
 
 class CheckpointGuard implements ProcessingGuard {
+  readonly followsUndecodable = true;
   private readonly resolved: ResolvedStore;
   private readonly windowSize: number;
 

@@ -310,18 +310,19 @@ describe("kinesisCheckpoints", () => {
     ordering: "shard" | "key" = "shard",
   ) {
     const ran: string[] = [];
+    const deadLetters = new RecordingDeadLetters();
     const handler = kinesisConsumer({
       group: "ledger",
       ordering,
       observer: new RecordingObserver(),
-      deadLetterSink: new RecordingDeadLetters(),
+      deadLetterSink: deadLetters,
       dedup: kinesisCheckpoints({ store, now: clock.now }),
       handler: (message: MessageEnvelope) => {
         if (message.id === failOn) throw new Error(`cannot post ${message.id}`);
         ran.push(message.id);
       },
     });
-    return { handler, ran };
+    return { handler, ran, deadLetters };
   }
 
   it("skips records at or below the checkpoint when Lambda replays a batch, with two store calls per batch", async () => {
@@ -366,6 +367,25 @@ describe("kinesisCheckpoints", () => {
     const replay = consumer(store, clock, undefined, "key");
     await replay.handler(kinesisEvent(record("a", "100", "k1"), record("b", "101", "k2")));
 
+    expect(replay.ran).toEqual(["a"]);
+  });
+
+  it("dead-letters a malformed record once, though Lambda replays it with the records past a failure", async () => {
+    const store = new InMemoryDedupStore();
+    const clock = new Clock();
+    const batch = kinesisEvent(
+      record("a", "100", "k1"),
+      kinesisRecord({ partitionKey: "k2", sequenceNumber: "101", data: "<not json/>" }),
+      record("c", "102", "k3"),
+    );
+    const first = consumer(store, clock, "a", "key");
+    const firstResponse = await first.handler(batch);
+    const replay = consumer(store, clock, undefined, "key");
+    await replay.handler(batch);
+
+    expect(firstResponse.batchItemFailures).toEqual([{ itemIdentifier: "100" }]);
+    expect(first.deadLetters.letters.map((letter) => letter.reason)).toEqual(["not-json"]);
+    expect(replay.deadLetters.letters).toEqual([]);
     expect(replay.ran).toEqual(["a"]);
   });
 
