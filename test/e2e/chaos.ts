@@ -102,7 +102,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         await new Promise((resolve) => setTimeout(resolve, options.restartAfterMs));
         const started = performance.now();
         // DynamoDB Local keeps its tables on disk (dataDir): it can be killed and come back with them.
-        await run.cloud?.restart("dynamodb-local");
+        // SIGTERM, not SIGKILL: it acknowledges a write a moment before the write is on disk, so a SIGKILL
+        // can lose writes it already answered, which DynamoDB never does and no consumer could survive.
+        // Every request in flight fails either way, and nothing answers until it is back.
+        await run.cloud?.restart("dynamodb-local", { signal: "SIGTERM" });
         restartMs = performance.now() - started;
         options.log(`✓ killed DynamoDB Local and started it again (${(restartMs / 1000).toFixed(1)} s)`);
       },
@@ -124,7 +127,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 function violationsOf(groups: readonly GroupResult[]): string[] {
   const violations: string[] = [];
   for (const group of groups) {
-    if (group.lost > 0) violations.push(`${group.group}: ${group.lost} lost`);
+    if (group.lost > 0)
+      violations.push(
+        `${group.group}: ${group.lost} lost (${group.lostOrders.join(", ") || "malformed messages"})`,
+      );
     if (group.dlqReasons.redrive)
       violations.push(`${group.group}: ${group.dlqReasons.redrive} dead letters without a reason`);
     if (MODE[group.group] === "transactional" && group.processedTwice > 0)

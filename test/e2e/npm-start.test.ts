@@ -58,9 +58,10 @@ describe("npm start", () => {
     expect(summary.groups.analytics).toMatchObject({ dlq: 3, dlqReasons: { "not-json": 3 } });
     expect(summary.groups.fulfillment).toMatchObject({ dlq: 3, dlqReasons: { "schema-mismatch": 3 } });
     expect(summary.groups.ledger).toMatchObject({ dlq: 3, dlqReasons: { "not-json": 3 } });
-    // Producer retries were suppressed by the consumers' dedup (the FIFO topic drops them itself).
+    // Producer retries were suppressed by the consumers' dedup (the FIFO topic drops them itself). The
+    // ledger, ordered by key, also skips the records Lambda replays past a failure of another key.
     expect(summary.groups.billing.duplicatesSuppressed).toBe(summary.published.duplicates);
-    expect(summary.groups.ledger.duplicatesSuppressed).toBe(summary.published.duplicates);
+    expect(summary.groups.ledger.duplicatesSuppressed).toBeGreaterThanOrEqual(summary.published.duplicates);
   });
 
   it("refuses a rate out of range, naming the flag", async () => {

@@ -92,10 +92,13 @@ export class EmulatorProcess {
     this.reaper.forget(child.pid);
   }
 
-  /** Kills without warning, as a crash would (for failure tests). */
-  async crash(): Promise<void> {
+  /**
+   * Kills it at once, for failure tests: SIGKILL, as a crash would, or SIGTERM, which still fails every
+   * request in flight but lets the engine close its files.
+   */
+  async crash(signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<void> {
     if (this.child?.pid && this.isRunning()) {
-      signalGroup(this.child.pid, "SIGKILL");
+      signalGroup(this.child.pid, signal);
       await this.exited;
       this.reaper.forget(this.child.pid);
     }

@@ -46,8 +46,12 @@ export interface LocalCloud {
   /** The environment that points AWS SDKs and CLIs at this cloud. */
   readonly env: Readonly<Record<string, string>>;
   health(): HealthReport;
-  /** Kills an emulator abruptly (as a crash would) and starts it again on the same port. */
-  restart(emulator: EmulatorName): Promise<void>;
+  /**
+   * Kills an emulator abruptly and starts it again on the same port: with SIGKILL (the default), as a
+   * crash would, or SIGTERM. Requests in flight fail either way. DynamoDB Local answers a write a moment
+   * before it is on disk, so a SIGKILL can lose the last writes it acknowledged; SIGTERM does not.
+   */
+  restart(emulator: EmulatorName, options?: { readonly signal?: "SIGKILL" | "SIGTERM" }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -121,11 +125,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     region: DEFAULT_REGION,
     env: localCloudEnv(endpoint),
     health,
-    async restart(name) {
+    async restart(name, options = {}) {
       const emulator = emulators.get(name);
       if (!emulator)
         throw new Error(`Unknown emulator ${name}; expected one of ${EMULATOR_NAMES.join(", ")}.`);
-      await emulator.crash();
+      await emulator.crash(options.signal);
       await emulator.start(timeoutMs);
     },
     stop() {

@@ -64,6 +64,8 @@ export interface GroupReport {
   readonly processed: number;
   /** Neither processed nor in the dead-letter queue: valid orders, and malformed messages. */
   readonly lost: number;
+  /** The first few lost orders' ids, to look for. */
+  readonly lostOrders: readonly string[];
   /** Messages whose side effect happened more than once. */
   readonly processedTwice: number;
   /** Ordered groups: orders of a customer whose first processing came before their predecessor's. */
@@ -195,6 +197,7 @@ export function reportGroup(
   }
   let processed = 0;
   let lost = 0;
+  const lostOrders: string[] = [];
   const latencies: number[] = [];
   for (const [orderId, { publishedAt }] of workload.orders) {
     for (const type of expectation.types) {
@@ -204,6 +207,7 @@ export function reportGroup(
         latencies.push(first.at - publishedAt);
       } else if (!deadLetters.orderIds.has(orderId)) {
         lost++;
+        if (lostOrders.length < 5) lostOrders.push(`${orderId} (${type})`);
       }
     }
   }
@@ -214,6 +218,7 @@ export function reportGroup(
     poisonExpected,
     processed,
     lost: lost + Math.max(0, poisonExpected - deadLetters.malformedBodies.size),
+    lostOrders,
     processedTwice: [...perMessage.values()].filter((count) => count > 1).length,
     orderViolations: expectation.ordered ? orderViolations(firstByKey) : 0,
     dlq: deadLetters.total,
