@@ -4,8 +4,9 @@ import { createEnvelope, type MessageEnvelope } from "../../lambdas/runtime/enve
 import { BufferedPublisher } from "../../lambdas/runtime/producers/buffered-publisher.js";
 import { StreamPublisher } from "../../lambdas/runtime/producers/stream-publisher.js";
 import { TopicPublisher } from "../../lambdas/runtime/producers/topic-publisher.js";
+import { Cleanup, createStream } from "../support/resources.js";
 import { median, perSecond, timeRuns } from "./measure.js";
-import { type BenchResources, createStream, deleteStream } from "./resources.js";
+import type { BenchResources } from "./resources.js";
 
 export interface ProducerRow {
   readonly channel: "SNS" | "Kinesis";
@@ -42,7 +43,6 @@ export async function benchmarkProducers(
   const sns = new SNSClient({});
   const kinesis = new KinesisClient({});
   const rows: ProducerRow[] = [];
-  let streams = 0;
   const measure = async (
     channel: ProducerRow["channel"],
     method: string,
@@ -51,14 +51,16 @@ export async function benchmarkProducers(
   ) => {
     const times: number[] = [];
     for (let run = 0; run < sizes.runs; run++) {
-      streams++;
       // kinesis-mock's writes slow down as a stream fills (5,800 msgs/s empty, 2,000 at 4,000 records):
       // every run, of every method, starts on an empty stream so that each measures the same thing.
-      const streamName = channel === "Kinesis" ? await createStream(`producers-${streams}`, 4) : "";
+      // kinesis-mock, like an account, allows 50 shards: each run's stream is deleted after it.
+      const cleanup = new Cleanup();
+      const streamName =
+        channel === "Kinesis" ? (await createStream(cleanup, "bench-producers", 4)).streamName : "";
       const messages = orders(count, 500);
       const [ms] = await timeRuns(1, () => send(messages, streamName));
       times.push(ms as number);
-      if (streamName) await deleteStream(streamName);
+      await cleanup.run();
     }
     rows.push({ channel, method, messages: count, msgsPerSecond: perSecond(count, median(times)) });
   };

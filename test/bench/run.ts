@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick]`: every benchmark in one process on one embedded local cloud, printed as
  * tables with ratios against their baselines, saved to test/bench/results/latest.json and drawn as
- * test/bench/results/benchmarks.svg (the README embeds it).
+ * test/bench/results/latest.svg (the README embeds it).
  */
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -12,8 +12,16 @@ process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const quick = values.quick;
+const say = (line = "") => console.log(line);
+
 const { startLocalCloud } = await import("../../infra/local/cloud/index.js");
+const cloud = await startLocalCloud({ port: 0, logDir: ".local-cloud/bench-logs" });
+// Before the benchmarks load: their modules create SDK clients, which must point at this cloud.
+Object.assign(process.env, cloud.env);
 const { renderTable } = await import("../../infra/local/demo/table.js");
+const { Cleanup } = await import("../support/resources.js");
 const { renderChart } = await import("./chart.js");
 const { benchmarkDedup, benchmarkOverhead } = await import("./consumers.js");
 const { benchmarkEndToEnd } = await import("./end-to-end.js");
@@ -22,18 +30,13 @@ const { benchmarkProducers } = await import("./producers.js");
 const { createBenchResources } = await import("./resources.js");
 const { scaleMessages, scaleShards } = await import("./scale.js");
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
-const quick = values.quick;
-const say = (line = "") => console.log(line);
-
-const cloud = await startLocalCloud({ port: 0, logDir: ".local-cloud/bench-logs" });
-Object.assign(process.env, cloud.env);
 const started = performance.now();
+const cleanup = new Cleanup();
 try {
   say(
     `serverless-broker benchmarks on ${cpus().length} cores / ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, local cloud ${cloud.endpoint}${quick ? " (quick)" : ""}`,
   );
-  const resources = await createBenchResources();
+  const resources = await createBenchResources(cleanup);
 
   say("\n## Producers: batching publishers vs one plain SDK call per message");
   const producers = await benchmarkProducers(
@@ -149,9 +152,11 @@ try {
     scale,
     endToEnd,
   };
-  writeFileSync("test/bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
+  // A quick run's figures go beside the full run's, which the README quotes and embeds.
+  const output = `test/bench/results/${quick ? "quick" : "latest"}`;
+  writeFileSync(`${output}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(
-    "test/bench/results/benchmarks.svg",
+    `${output}.svg`,
     renderChart(
       `serverless-broker benchmarks (medians, local cloud, ${cpus().length} cores, Node ${process.version})`,
       [
@@ -186,9 +191,8 @@ try {
       ],
     ),
   );
-  say(
-    `\nResults in test/bench/results/latest.json and benchmarks.svg (${round((performance.now() - started) / 1000)} s).`,
-  );
+  say(`\nResults in ${output}.json and ${output}.svg (${round((performance.now() - started) / 1000)} s).`);
 } finally {
+  await cleanup.run();
   await cloud.stop();
 }

@@ -14,10 +14,9 @@ import { dynamoDbDedup } from "../../lambdas/runtime/dedup/dedup-guard.js";
 import { createEnvelope } from "../../lambdas/runtime/envelope.js";
 import { StreamPublisher } from "../../lambdas/runtime/producers/stream-publisher.js";
 import { envelopeBody, sqsRecord } from "../support/lambda-events.js";
-import { countRequests, total } from "../support/resources.js";
+import { Cleanup, countRequests, createDedupTable, createStream, total } from "../support/resources.js";
 import { chunk, inFlight } from "./consumers.js";
 import { perSecond } from "./measure.js";
-import { createStream, createTable, deleteStream } from "./resources.js";
 
 export interface ScaleRow {
   readonly dimension: "SQS messages (dynamoDbDedup)" | "Kinesis shards (kinesisCheckpoints)";
@@ -36,7 +35,8 @@ const context = { getRemainingTimeInMillis: () => 30_000, awsRequestId: "scale" 
 export async function scaleMessages(sizes: readonly number[]): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
   for (const size of sizes) {
-    const tableName = await createTable(`scale-${size}`, "pk", "expiresAt");
+    const cleanup = new Cleanup();
+    const { tableName } = await createDedupTable(cleanup, `bench-scale-${size}`);
     const client = new DynamoDBClient({});
     const requests = countRequests(client);
     const handler = sqsConsumer({
@@ -73,6 +73,7 @@ export async function scaleMessages(sizes: readonly number[]): Promise<ScaleRow[
       requestsPerMessage: total(requests) / size,
     });
     client.destroy();
+    await cleanup.run();
   }
   return rows;
 }
@@ -84,9 +85,12 @@ export async function scaleMessages(sizes: readonly number[]): Promise<ScaleRow[
 export async function scaleShards(shardCounts: readonly number[], records: number): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
   const kinesis = new KinesisClient({});
-  const tableName = await createTable("scale-shards", "pk", "expiresAt");
+  const tables = new Cleanup();
+  const { tableName } = await createDedupTable(tables, "bench-scale-shards");
   for (const shards of shardCounts) {
-    const streamName = await createStream(`scale-${shards}-shards`, shards);
+    // kinesis-mock, like an account, allows 50 shards: each stream is deleted after its run.
+    const streams = new Cleanup();
+    const { streamName } = await createStream(streams, `bench-scale-${shards}-shards`, shards);
     await new StreamPublisher({ streamName, client: kinesis, ordering: "none" }).publish(
       Array.from({ length: records }, (_, index) =>
         createEnvelope({ type: "click", key: `page-${index % 1000}`, payload: { index } }),
@@ -137,8 +141,9 @@ export async function scaleShards(shardCounts: readonly number[], records: numbe
       requestsPerMessage: total(requests) / records,
     });
     client.destroy();
-    await deleteStream(streamName);
+    await streams.run();
   }
   kinesis.destroy();
+  await tables.run();
   return rows;
 }
