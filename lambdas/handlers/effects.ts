@@ -10,7 +10,7 @@ import { ORDERS_ENV, type Order } from "./order-events.js";
  * and message id with a fresh id per execution: a message processed twice leaves two rows. The demo and
  * the chaos suite count these rows, so their figures come from what handlers did, not from what was sent.
  */
-export interface Effect {
+interface Effect {
   readonly group: string;
   readonly messageId: string;
   readonly type: string;
@@ -21,7 +21,7 @@ export const EFFECT_KEY_PREFIX = "effect#";
 
 let executionCounter = 0;
 
-export function effectItem(effect: Effect): TransactWriteItem {
+function effectItem(effect: Effect): TransactWriteItem {
   const now = Date.now();
   return {
     Put: {
