@@ -47,7 +47,3 @@ export function requireDurationInRange(
     );
   }
 }
-
-export function isResolved(value: unknown): boolean {
-  return !Token.isUnresolved(value);
-}

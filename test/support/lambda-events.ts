@@ -6,7 +6,7 @@ import type {
   SQSEvent,
   SQSRecord,
 } from "aws-lambda";
-import { createEnvelope, type MessageEnvelope, type NewMessage } from "../../lambdas/runtime/envelope.js";
+import { createEnvelope, type NewMessage } from "../../lambdas/runtime/envelope.js";
 
 export const QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:orders-billing";
 export const FIFO_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:orders-ordered.fifo";
@@ -111,7 +111,3 @@ export function dynamodbRecord(
 }
 
 export const dynamodbEvent = (...records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
-
-export function payloadOf<T>(body: string): T {
-  return (JSON.parse(body) as MessageEnvelope<T>).payload;
-}
