@@ -3,6 +3,7 @@ import { MESSAGE_ATTRIBUTES } from "../constants.js";
 import { isEnvelope, type MessageEnvelope } from "../envelope.js";
 import { POISON_REASONS, type PoisonReason } from "../errors.js";
 import { type StandardSchemaV1, validate } from "../schema.js";
+import type { EnvelopeConsumerOptions } from "./consumer-options.js";
 import type { Decoded } from "./engine-record.js";
 
 export interface EnvelopeDecoding<TPayload> {
@@ -13,6 +14,18 @@ export interface EnvelopeDecoding<TPayload> {
    * `json`: any JSON body; it becomes the payload of an envelope built from the record (`fallback`).
    */
   readonly format: "envelope" | "json";
+}
+
+/** A wrapper's decoding settings from its options; the size limit defaults to the channel's own maximum. */
+export function envelopeDecoding<TPayload>(
+  options: EnvelopeConsumerOptions<TPayload>,
+  channelMaxBodyBytes: number,
+): EnvelopeDecoding<TPayload> {
+  return {
+    maxBodyBytes: options.maxBodyBytes ?? channelMaxBodyBytes,
+    format: options.format ?? "envelope",
+    ...(options.schema ? { schema: options.schema } : {}),
+  };
 }
 
 /** What the record itself knows, for the `json` format: its id, time and key. */

@@ -3,7 +3,7 @@ import type { MessageEnvelope } from "../envelope.js";
 import { POISON_REASONS } from "../errors.js";
 import { type BatchHandler, batchHandler } from "./batch-engine.js";
 import { type EnvelopeConsumerOptions, resolveConsumer } from "./consumer-options.js";
-import { decodeEnvelope, type EnvelopeDecoding } from "./decode-envelope.js";
+import { decodeEnvelope, envelopeDecoding } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
 
 export interface KinesisConsumerOptions<TPayload> extends EnvelopeConsumerOptions<TPayload> {
@@ -34,11 +34,7 @@ export function kinesisConsumer<TPayload = unknown>(
 ): KinesisConsumer {
   const resolved = resolveConsumer("kinesisConsumer", options);
   const ordering = options.ordering ?? "shard";
-  const decoding: EnvelopeDecoding<TPayload> = {
-    maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
-    format: options.format ?? "envelope",
-    ...(options.schema ? { schema: options.schema } : {}),
-  };
+  const decoding = envelopeDecoding(options, 1_048_576);
   const config = {
     ...resolved,
     handler: options.handler,

@@ -3,7 +3,7 @@ import { BROKER_ENV, MESSAGE_ATTRIBUTES } from "../constants.js";
 import type { MessageEnvelope } from "../envelope.js";
 import { type BatchHandler, batchHandler } from "./batch-engine.js";
 import { type EnvelopeConsumerOptions, positiveInteger, resolveConsumer } from "./consumer-options.js";
-import { decodeEnvelope, type EnvelopeDecoding } from "./decode-envelope.js";
+import { decodeEnvelope, envelopeDecoding } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
 
 export interface SqsConsumerOptions<TPayload> extends EnvelopeConsumerOptions<TPayload> {
@@ -33,11 +33,7 @@ export type SqsConsumer = BatchHandler<SQSEvent, SQSBatchResponse>;
  */
 export function sqsConsumer<TPayload = unknown>(options: SqsConsumerOptions<TPayload>): SqsConsumer {
   const resolved = resolveConsumer("sqsConsumer", options);
-  const decoding: EnvelopeDecoding<TPayload> = {
-    maxBodyBytes: options.maxBodyBytes ?? 262_144,
-    format: options.format ?? "envelope",
-    ...(options.schema ? { schema: options.schema } : {}),
-  };
+  const decoding = envelopeDecoding(options, 262_144);
   const config = {
     ...resolved,
     handler: options.handler,
