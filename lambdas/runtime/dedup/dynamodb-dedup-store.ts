@@ -96,53 +96,54 @@ export class DynamoDbDedupStore implements DedupStore {
   async read(keys: readonly string[]): Promise<Map<string, DedupRecord>> {
     const found = new Map<string, DedupRecord>();
     await Promise.all(
-      chunks(keys, BATCH_GET_MAX).map(async (chunk) => {
-        let request:
-          | Record<string, { Keys: Array<Record<string, AttributeValue>>; ConsistentRead: boolean }>
-          | undefined = {
-          [this.tableName]: { Keys: chunk.map((key) => ({ [PK]: s(key) })), ConsistentRead: true },
-        };
-        for (let attempt = 1; request && Object.keys(request).length > 0; attempt++) {
-          const response = await this.client.send(new BatchGetItemCommand({ RequestItems: request }));
-          for (const item of response.Responses?.[this.tableName] ?? []) {
-            const record = recordOf(item);
-            found.set(record.key, record);
-          }
-          request = response.UnprocessedKeys as typeof request;
-          if (request && Object.keys(request).length > 0)
-            await sleep(backoffDelay(attempt, DEFAULT_RETRY_POLICY));
-        }
-      }),
+      chunks(keys, BATCH_GET_MAX).map((chunk) =>
+        untilProcessed(
+          chunk.map((key): Record<string, AttributeValue> => ({ [PK]: s(key) })),
+          async (pending) => {
+            const response = await this.client.send(
+              new BatchGetItemCommand({
+                RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+              }),
+            );
+            for (const item of response.Responses?.[this.tableName] ?? []) {
+              const record = recordOf(item);
+              found.set(record.key, record);
+            }
+            return response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+          },
+          "dedup reads",
+        ),
+      ),
     );
     return found;
   }
 
   async complete(completions: readonly CompletionRequest[], now: number): Promise<void> {
     await Promise.all(
-      chunks(completions, BATCH_WRITE_MAX).map(async (chunk) => {
-        let requests: WriteRequest[] = chunk.map((completion) => ({
-          PutRequest: {
-            Item: {
-              [PK]: s(completion.key),
-              status: s("COMPLETED"),
-              fingerprint: s(completion.fingerprint),
-              completedAt: n(now),
-              [TTL]: n(completion.expiresAt),
-            },
+      chunks(completions, BATCH_WRITE_MAX).map((chunk) =>
+        untilProcessed(
+          chunk.map(
+            (completion): WriteRequest => ({
+              PutRequest: {
+                Item: {
+                  [PK]: s(completion.key),
+                  status: s("COMPLETED"),
+                  fingerprint: s(completion.fingerprint),
+                  completedAt: n(now),
+                  [TTL]: n(completion.expiresAt),
+                },
+              },
+            }),
+          ),
+          async (pending) => {
+            const response = await this.client.send(
+              new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
+            );
+            return response.UnprocessedItems?.[this.tableName] ?? [];
           },
-        }));
-        for (let attempt = 1; requests.length > 0; attempt++) {
-          const response = await this.client.send(
-            new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }),
-          );
-          requests = response.UnprocessedItems?.[this.tableName] ?? [];
-          if (requests.length > 0) {
-            if (attempt >= DEFAULT_RETRY_POLICY.maxAttempts)
-              throw new Error(`${requests.length} dedup completions stayed unprocessed`);
-            await sleep(backoffDelay(attempt, DEFAULT_RETRY_POLICY));
-          }
-        }
-      }),
+          "dedup completions",
+        ),
+      ),
     );
   }
 
@@ -287,6 +288,25 @@ function recordOf(item: Record<string, AttributeValue>): DedupRecord {
     ...(item.leaseExpiresAt?.N ? { leaseExpiresAt: Number(item.leaseExpiresAt.N) } : {}),
     expiresAt: Number(item[TTL]?.N ?? 0),
   };
+}
+
+/**
+ * Sends a batch call, then again with what DynamoDB left unprocessed (throttling), backing off between
+ * rounds; fails after the retry policy's attempts rather than looping for ever.
+ */
+async function untilProcessed<T>(
+  items: T[],
+  send: (pending: T[]) => Promise<T[]>,
+  what: string,
+): Promise<void> {
+  let pending = items;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    pending = await send(pending);
+    if (pending.length === 0) return;
+    if (attempt >= DEFAULT_RETRY_POLICY.maxAttempts)
+      throw new Error(`${pending.length} ${what} stayed unprocessed after ${attempt} attempts`);
+    await sleep(backoffDelay(attempt, DEFAULT_RETRY_POLICY));
+  }
 }
 
 function pick<T extends Record<string, string>>(source: T, ...names: Array<keyof T>): Record<string, string> {
