@@ -8,7 +8,7 @@ import type {
   SettledOutcome,
 } from "../consumers/processing-guard.js";
 import { POISON_REASONS, RetryLaterError, TransactionCancelledError } from "../errors.js";
-import type { ClaimRequest, DedupRecord } from "./dedup-store.js";
+import type { ClaimRequest, CompletionRequest, DedupRecord } from "./dedup-store.js";
 import {
   type GuardStoreOptions,
   type ResolvedStore,
@@ -43,12 +43,8 @@ export interface DedupOptions extends GuardStoreOptions {
   readonly prefilter?: "never" | "always" | "adaptive";
 }
 
-interface Claim {
-  readonly key: string;
-  readonly token: string;
-  readonly fingerprint: string;
-  readonly expiresAt: number;
-}
+/** What a run admission carries: the claim this worker holds, which its completion presents. */
+type Claim = CompletionRequest;
 
 const ADAPTIVE_PREFILTER_THRESHOLD = 0.5;
 
