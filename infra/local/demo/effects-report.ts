@@ -234,8 +234,11 @@ export function reportGroup(
 /** Per customer, each order's first processing must come after its predecessor's. */
 function orderViolations(firstByKey: ReadonlyMap<string, EffectRow>): number {
   const byCustomer = new Map<string, EffectRow[]>();
-  for (const effect of firstByKey.values())
-    byCustomer.set(effect.customerId, [...(byCustomer.get(effect.customerId) ?? []), effect]);
+  for (const effect of firstByKey.values()) {
+    const effects = byCustomer.get(effect.customerId);
+    if (effects) effects.push(effect);
+    else byCustomer.set(effect.customerId, [effect]);
+  }
   let violations = 0;
   for (const effects of byCustomer.values()) {
     effects.sort((left, right) => left.sequence - right.sequence);

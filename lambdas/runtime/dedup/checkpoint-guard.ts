@@ -74,7 +74,9 @@ class CheckpointGuard implements ProcessingGuard {
           "kinesisCheckpoints guards Kinesis (or DynamoDB Streams) records only; use dynamoDbDedup for queues.",
         );
       }
-      byShard.set(record.shardId, [...(byShard.get(record.shardId) ?? []), index]);
+      const indexes = byShard.get(record.shardId);
+      if (indexes) indexes.push(index);
+      else byShard.set(record.shardId, [index]);
     });
 
     await Promise.all(
@@ -132,10 +134,13 @@ class CheckpointGuard implements ProcessingGuard {
     settled: ReadonlyArray<{ record: GuardedRecord; admission: Admission; outcome: SettledOutcome }>,
     batch: BatchInfo,
   ): Promise<void> {
-    const byClaim = new Map<ShardClaim, typeof settled>();
+    const byClaim = new Map<ShardClaim, Array<(typeof settled)[number]>>();
     for (const entry of settled) {
       const claim = (entry.admission as { claim?: ShardClaim }).claim;
-      if (claim) byClaim.set(claim, [...(byClaim.get(claim) ?? []), entry]);
+      if (!claim) continue;
+      const entries = byClaim.get(claim);
+      if (entries) entries.push(entry);
+      else byClaim.set(claim, [entry]);
     }
     const logger = consumerLogger(batch.group);
     await Promise.all(

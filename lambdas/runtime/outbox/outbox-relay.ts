@@ -88,7 +88,9 @@ export function outboxRelay(
         else failed[position] = true;
         continue;
       }
-      byDestination.set(publisher, [...(byDestination.get(publisher) ?? []), pending]);
+      const rows = byDestination.get(publisher);
+      if (rows) rows.push(pending);
+      else byDestination.set(publisher, [pending]);
     }
 
     await Promise.all(
