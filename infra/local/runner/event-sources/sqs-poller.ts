@@ -95,10 +95,15 @@ export class SqsPoller {
     this.stats.received += messages.length;
     const records = messages.map((message) => toSqsRecord(message, this.source.queueArn, this.region));
     // Lambda deletes messages its filters reject, without invoking the function.
-    const passing = records.filter((record) =>
-      passesFilters(filterView(record as unknown as Record<string, unknown>), this.settings.filters),
-    );
-    const filteredOut = records.filter((record) => !passing.includes(record));
+    const passing: typeof records = [];
+    const filteredOut: typeof records = [];
+    for (const record of records) {
+      const passes = passesFilters(
+        filterView(record as unknown as Record<string, unknown>),
+        this.settings.filters,
+      );
+      (passes ? passing : filteredOut).push(record);
+    }
     this.stats.filteredOut += filteredOut.length;
     let toDelete = filteredOut;
     if (passing.length > 0) {
@@ -114,7 +119,8 @@ export class SqsPoller {
           this.stats.failed += passing.length;
         } else {
           this.stats.failed += failed.length;
-          toDelete = [...toDelete, ...passing.filter((record) => !failed.includes(record.messageId))];
+          const failedIds = new Set(failed);
+          toDelete = [...toDelete, ...passing.filter((record) => !failedIds.has(record.messageId))];
         }
       }
     }
