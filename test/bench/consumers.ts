@@ -11,6 +11,7 @@ import { kinesisCheckpoints } from "../../lambdas/runtime/dedup/checkpoint-guard
 import { dynamoDbDedup } from "../../lambdas/runtime/dedup/dedup-guard.js";
 import { envelopeBody, kinesisRecord, sqsRecord } from "../support/lambda-events.js";
 import { countRequests, total } from "../support/resources.js";
+import { type CapacityMeter, dollarsPerMillionMessages, meterCapacity } from "./capacity.js";
 import { median, perSecond, timeRuns } from "./measure.js";
 import type { BenchResources } from "./resources.js";
 
@@ -75,7 +76,12 @@ export interface DedupRow {
   readonly pass: "new messages" | "all duplicates";
   readonly messages: number;
   readonly msgsPerSecond: number;
+  /** Round trips: a latency figure, never a cost. */
   readonly requestsPerMessage: number;
+  /** What AWS bills (see capacity.ts). */
+  readonly writeUnitsPerMessage: number;
+  readonly readUnitsPerMessage: number;
+  readonly dollarsPerMillionMessages: number;
 }
 
 interface DedupImplementation {
@@ -96,7 +102,8 @@ const PASSES = ["new messages", "all duplicates"] as const;
 /**
  * This project's dedup against Powertools batch + idempotency on identical batches: SQS batches of 10
  * (5 in flight, as Lambda's pollers would run them) and Kinesis batches of 100 (one shard, in order), a
- * pass of new messages then the same messages again. DynamoDB requests counted by an SDK middleware.
+ * pass of new messages then the same messages again. DynamoDB requests counted by an SDK middleware, and the
+ * request units AWS would bill for them metered by another (capacity.ts).
  *
  * The implementations take turns, round after round, and the first round is not counted: DynamoDB Local's
  * JVM and the SDK's connections warm up for minutes, and whichever ran first would pay for it. Each
@@ -150,6 +157,15 @@ export async function benchmarkDedup(
     },
     {
       channel: "SQS",
+      name: "sqsConsumer + dynamoDbDedup, transactional",
+      batches: sqsBatches,
+      concurrency: 5,
+      build: ourSqs((client) =>
+        dynamoDbDedup({ tableName: resources.dedupTable, client, mode: "transactional" }),
+      ),
+    },
+    {
+      channel: "SQS",
       name: "Powertools BatchProcessor + makeIdempotent",
       batches: sqsBatches,
       concurrency: 5,
@@ -194,16 +210,16 @@ export async function benchmarkDedup(
 
   const client = new DynamoDBClient({});
   const requests = countRequests(client);
-  const measured = implementations.map(() => ({
-    "new messages": { ms: [] as number[], requests: [] as number[] },
-    "all duplicates": { ms: [] as number[], requests: [] as number[] },
-  }));
+  const capacity = meterCapacity(client);
+  const samples = () => ({ ms: [] as number[], requests: [] as number[], units: [] as CapacityMeter[] });
+  const measured = implementations.map(() => ({ "new messages": samples(), "all duplicates": samples() }));
   let groups = 0;
   for (let round = 0; round <= runs; round++) {
     for (const [index, implementation] of implementations.entries()) {
       const handler = implementation.build(client, `bench-${Date.now().toString(36)}-${++groups}`);
       for (const pass of PASSES) {
         const before = total(requests);
+        const unitsBefore = { ...capacity };
         const [ms] = await timeRuns(1, () =>
           inFlight(implementation.batches, implementation.concurrency, (batch, batchIndex) =>
             handler({ Records: [...batch] }, context(`${pass}-${batchIndex}`)),
@@ -212,6 +228,10 @@ export async function benchmarkDedup(
         if (round === 0) continue; // the warm-up round
         measured[index]?.[pass].ms.push(ms as number);
         measured[index]?.[pass].requests.push(total(requests) - before);
+        measured[index]?.[pass].units.push({
+          writeUnits: capacity.writeUnits - unitsBefore.writeUnits,
+          readUnits: capacity.readUnits - unitsBefore.readUnits,
+        });
       }
     }
   }
@@ -219,7 +239,11 @@ export async function benchmarkDedup(
 
   return implementations.flatMap((implementation, index) =>
     PASSES.map((pass) => {
-      const { ms, requests: counted } = measured[index]?.[pass] ?? { ms: [], requests: [] };
+      const { ms, requests: counted, units } = measured[index]?.[pass] ?? samples();
+      const billed = {
+        writeUnits: median(units.map((unit) => unit.writeUnits)),
+        readUnits: median(units.map((unit) => unit.readUnits)),
+      };
       return {
         channel: implementation.channel,
         implementation: implementation.name,
@@ -227,6 +251,9 @@ export async function benchmarkDedup(
         messages,
         msgsPerSecond: perSecond(messages, median(ms)),
         requestsPerMessage: median(counted) / messages,
+        writeUnitsPerMessage: billed.writeUnits / messages,
+        readUnitsPerMessage: billed.readUnits / messages,
+        dollarsPerMillionMessages: dollarsPerMillionMessages(billed, messages),
       };
     }),
   );

@@ -70,6 +70,7 @@ try {
   );
 
   say("\n## Exactly-once consumers vs Powertools batch + idempotency (DynamoDB Local, median of 3)");
+  say("Cost is the request units AWS bills (on-demand, us-east-1); requests per message are round trips.");
   const dedup = await benchmarkDedup(resources, quick ? 500 : 2_000, quick ? 1 : 3);
   const powertools = (channel: string, pass: string) =>
     dedup.find(
@@ -83,8 +84,11 @@ try {
         "pass",
         "messages",
         "msgs/s",
-        "DynamoDB requests/msg",
-        "requests vs Powertools",
+        "write units/msg",
+        "read units/msg",
+        "$ per million msgs",
+        "cost vs Powertools",
+        "requests/msg",
       ],
       dedup.map((row) => [
         row.channel,
@@ -92,11 +96,14 @@ try {
         row.pass,
         row.messages,
         round(row.msgsPerSecond),
-        round(row.requestsPerMessage, 3),
+        round(row.writeUnitsPerMessage, 3),
+        round(row.readUnitsPerMessage, 3),
+        round(row.dollarsPerMillionMessages, 4),
         ratio(
-          row.requestsPerMessage,
-          powertools(row.channel, row.pass)?.requestsPerMessage ?? row.requestsPerMessage,
+          row.dollarsPerMillionMessages,
+          powertools(row.channel, row.pass)?.dollarsPerMillionMessages ?? row.dollarsPerMillionMessages,
         ),
+        round(row.requestsPerMessage, 3),
       ]),
     ),
   );
@@ -108,13 +115,14 @@ try {
   ];
   say(
     renderTable(
-      ["dimension", "size", "messages", "seconds", "msgs/s", "DynamoDB requests/msg"],
+      ["dimension", "size", "messages", "seconds", "msgs/s", "write units/msg", "requests/msg"],
       scale.map((row) => [
         row.dimension,
         row.size,
         row.messages,
         round(row.seconds, 1),
         round(row.msgsPerSecond),
+        round(row.writeUnitsPerMessage, 3),
         round(row.requestsPerMessage, 3),
       ]),
     ),
@@ -171,11 +179,11 @@ try {
           })),
         },
         {
-          title: "Exactly-once consumers: DynamoDB requests per message",
-          unit: "req/msg",
+          title: "Exactly-once consumers: DynamoDB write units per message (what AWS bills)",
+          unit: "WRU/msg",
           bars: dedup.map((row) => ({
             label: `${row.channel} ${row.pass}: ${row.implementation}`,
-            value: row.requestsPerMessage,
+            value: row.writeUnitsPerMessage,
             ours: !row.implementation.startsWith("Powertools"),
           })),
         },

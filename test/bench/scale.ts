@@ -15,6 +15,7 @@ import { createEnvelope } from "../../lambdas/runtime/envelope.js";
 import { StreamPublisher } from "../../lambdas/runtime/producers/stream-publisher.js";
 import { envelopeBody, sqsRecord } from "../support/lambda-events.js";
 import { Cleanup, countRequests, createDedupTable, createStream, total } from "../support/resources.js";
+import { meterCapacity } from "./capacity.js";
 import { chunk, inFlight } from "./consumers.js";
 import { perSecond } from "./measure.js";
 
@@ -25,6 +26,8 @@ export interface ScaleRow {
   readonly seconds: number;
   readonly msgsPerSecond: number;
   readonly requestsPerMessage: number;
+  /** Write request units AWS would bill per message (capacity.ts). */
+  readonly writeUnitsPerMessage: number;
 }
 
 const noop = () => undefined;
@@ -39,6 +42,7 @@ export async function scaleMessages(sizes: readonly number[]): Promise<ScaleRow[
     const { tableName } = await createDedupTable(cleanup, `bench-scale-${size}`);
     const client = new DynamoDBClient({});
     const requests = countRequests(client);
+    const capacity = meterCapacity(client);
     const handler = sqsConsumer({
       group: "scale",
       observer: quiet,
@@ -71,6 +75,7 @@ export async function scaleMessages(sizes: readonly number[]): Promise<ScaleRow[
       seconds: ms / 1000,
       msgsPerSecond: perSecond(size, ms),
       requestsPerMessage: total(requests) / size,
+      writeUnitsPerMessage: capacity.writeUnits / size,
     });
     client.destroy();
     await cleanup.run();
@@ -98,6 +103,7 @@ export async function scaleShards(shardCounts: readonly number[], records: numbe
     );
     const client = new DynamoDBClient({});
     const requests = countRequests(client);
+    const capacity = meterCapacity(client);
     const handler = kinesisConsumer({
       group: `scale-${shards}`,
       observer: quiet,
@@ -139,6 +145,7 @@ export async function scaleShards(shardCounts: readonly number[], records: numbe
       seconds: ms / 1000,
       msgsPerSecond: perSecond(records, ms),
       requestsPerMessage: total(requests) / records,
+      writeUnitsPerMessage: capacity.writeUnits / records,
     });
     client.destroy();
     await streams.run();
