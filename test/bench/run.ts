@@ -23,6 +23,7 @@ Object.assign(process.env, cloud.env);
 const { renderTable } = await import("../../infra/local/demo/table.js");
 const { Cleanup } = await import("../support/resources.js");
 const { renderChart } = await import("./chart.js");
+const { benchmarkColdStart } = await import("./cold-start.js");
 const { benchmarkDedup, benchmarkOverhead } = await import("./consumers.js");
 const { benchmarkEndToEnd } = await import("./end-to-end.js");
 const { ratio, round } = await import("./measure.js");
@@ -56,6 +57,27 @@ try {
         row.messages,
         round(row.msgsPerSecond),
         ratio(row.msgsPerSecond, plainRate(row.channel)),
+      ]),
+    ),
+  );
+
+  say("\n## Cold start: init + first invoke of an SQS consumer with dedup (median of fresh processes)");
+  const coldStart = await benchmarkColdStart(resources, quick ? 3 : 10);
+  const coldBaseline = (sdk: string) =>
+    coldStart.find((row) => row.sdk === sdk && row.implementation.startsWith("Powertools"));
+  say(
+    renderTable(
+      ["implementation", "@aws-sdk", "bundle KiB", "init ms", "init + first invoke ms", "vs Powertools"],
+      coldStart.map((row) => [
+        row.implementation,
+        row.sdk,
+        round(row.bundleKiB, 1),
+        round(row.initMs),
+        round(row.initAndFirstInvokeMs),
+        ratio(
+          row.initAndFirstInvokeMs,
+          coldBaseline(row.sdk)?.initAndFirstInvokeMs ?? row.initAndFirstInvokeMs,
+        ),
       ]),
     ),
   );
@@ -155,6 +177,7 @@ try {
     machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     quick,
     producers,
+    coldStart,
     overhead,
     dedup,
     scale,
