@@ -62,8 +62,44 @@ export async function benchmarkColdStart(
   return rows;
 }
 
+export interface SchemaCostRow {
+  readonly library: string;
+  readonly bundleKiB: number;
+  readonly addedKiB: number;
+  readonly initMs: number;
+}
+
+const SCHEMA_LIBRARIES = [
+  { library: "no schema", entry: "schemas/none.ts" },
+  { library: "zod 4 (zod)", entry: "schemas/zod.ts" },
+  { library: "zod 4 mini (zod/mini)", entry: "schemas/zod-mini.ts" },
+  { library: "valibot 1", entry: "schemas/valibot.ts" },
+] as const;
+
+/**
+ * What a Standard Schema validator adds to a consumer's bundle and init (SDK external, no dedup): one
+ * object schema of two fields, validated on a first invoke of 10 records.
+ */
+export async function benchmarkSchemaCost(processes: number): Promise<SchemaCostRow[]> {
+  mkdirSync(outDir, { recursive: true });
+  const files = await Promise.all(SCHEMA_LIBRARIES.map((library) => bundle(library.entry, "external")));
+  const init = SCHEMA_LIBRARIES.map(() => [] as number[]);
+  for (let index = 0; index < processes; index++) {
+    for (const [library, file] of files.entries()) {
+      init[library]?.push((await invokeFresh(file, undefined, `schema-${library}-${index}`)).initMs);
+    }
+  }
+  const baseline = statSync(files[0] as string).size / 1024;
+  return files.map((file, library) => ({
+    library: SCHEMA_LIBRARIES[library]?.library ?? "",
+    bundleKiB: statSync(file).size / 1024,
+    addedKiB: statSync(file).size / 1024 - baseline,
+    initMs: median(init[library] ?? []),
+  }));
+}
+
 async function bundle(entry: string, sdk: "external" | "bundled"): Promise<string> {
-  const outfile = join(outDir, `${entry.replace(/\.ts$/, "")}-sdk-${sdk}.mjs`);
+  const outfile = join(outDir, `${entry.replace(/\.ts$/, "").replace("/", "-")}-sdk-${sdk}.mjs`);
   await build({
     entryPoints: [join(here, entry)],
     outfile,
@@ -82,20 +118,23 @@ async function bundle(entry: string, sdk: "external" | "bundled"): Promise<strin
   return outfile;
 }
 
-async function invokeFresh(file: string, resources: BenchResources, batch: string) {
+async function invokeFresh(file: string, resources: BenchResources | undefined, batch: string) {
   const eventFile = join(outDir, `event-${batch}.json`);
   const records = Array.from({ length: 10 }, (_, index) =>
     sqsRecord({
       messageId: `${batch}-${index}`,
-      body: envelopeBody({ id: `${batch}-${index}-${Date.now()}` }),
+      body: envelopeBody({
+        id: `${batch}-${index}-${Date.now()}`,
+        payload: { orderId: `o-${index}`, total: 42 },
+      }),
     }),
   );
   writeFileSync(eventFile, JSON.stringify({ Records: records }));
   const { stdout } = await run(process.execPath, [join(here, "invoke-once.mjs"), file, eventFile], {
     env: {
       ...process.env,
-      BROKER_DEDUP_TABLE_NAME: resources.dedupTable,
-      POWERTOOLS_TABLE_NAME: resources.powertoolsTable,
+      BROKER_DEDUP_TABLE_NAME: resources?.dedupTable ?? "",
+      POWERTOOLS_TABLE_NAME: resources?.powertoolsTable ?? "",
       POWERTOOLS_LOG_LEVEL: "SILENT",
       POWERTOOLS_METRICS_DISABLED: "true",
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",

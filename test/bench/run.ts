@@ -23,7 +23,7 @@ Object.assign(process.env, cloud.env);
 const { renderTable } = await import("../../infra/local/demo/table.js");
 const { Cleanup } = await import("../support/resources.js");
 const { renderChart } = await import("./chart.js");
-const { benchmarkColdStart } = await import("./cold-start.js");
+const { benchmarkColdStart, benchmarkSchemaCost } = await import("./cold-start.js");
 const { benchmarkDedup, benchmarkOverhead } = await import("./consumers.js");
 const { benchmarkEndToEnd } = await import("./end-to-end.js");
 const { ratio, round } = await import("./measure.js");
@@ -78,6 +78,20 @@ try {
           row.initAndFirstInvokeMs,
           coldBaseline(row.sdk)?.initAndFirstInvokeMs ?? row.initAndFirstInvokeMs,
         ),
+      ]),
+    ),
+  );
+
+  say("\n## What a schema library adds to a consumer (SDK external, minified; median of fresh processes)");
+  const schemaCost = await benchmarkSchemaCost(quick ? 3 : 10);
+  say(
+    renderTable(
+      ["schema library", "bundle KiB", "added KiB", "init ms"],
+      schemaCost.map((row) => [
+        row.library,
+        round(row.bundleKiB, 1),
+        round(row.addedKiB, 1),
+        round(row.initMs),
       ]),
     ),
   );
@@ -178,6 +192,7 @@ try {
     quick,
     producers,
     coldStart,
+    schemaCost,
     overhead,
     dedup,
     scale,
