@@ -31,3 +31,19 @@ export function parseJavaMajorVersion(output: string): number | undefined {
   const first = Number(match[1]);
   return first === 1 && match[2] ? Number(match[2]) : first;
 }
+
+const sourceLaunchers = new Map<string, boolean>();
+
+/**
+ * Whether this Java can run a `.java` file directly (source-file mode, JEP 330): it needs the jdk.compiler
+ * module, which a JDK has and a bare JRE may lack.
+ */
+export function runsSourceFiles(java: JavaRuntime): boolean {
+  let known = sourceLaunchers.get(java.command);
+  if (known === undefined) {
+    const result = spawnSync(java.command, ["--list-modules"], { encoding: "utf8" });
+    known = result.status === 0 && /^jdk\.compiler@/m.test(result.stdout);
+    sourceLaunchers.set(java.command, known);
+  }
+  return known;
+}
