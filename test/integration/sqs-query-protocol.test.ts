@@ -39,7 +39,7 @@ async function createQueue(prefix: string, attributes: Record<string, string> = 
 
 describe("SQS query protocol, AWS SDK for JavaScript v2 2.1490.0", () => {
   it("speaks the query protocol (the client this test uses is of that generation)", () => {
-    expect(AWS.VERSION).toBe("2.1490.0");
+    expect((AWS as unknown as { VERSION: string }).VERSION).toBe("2.1490.0");
     expect((sqs as unknown as { api: { protocol: string } }).api.protocol).toBe("query");
   });
 
