@@ -46,6 +46,8 @@ export interface HealthReport {
   /** What is not ready yet, for humans; absent when running. */
   readonly message?: string;
   readonly endpoint: string;
+  /** The process that serves the endpoint. */
+  readonly gateway: { readonly pid?: number; readonly port: number };
   readonly services: Record<ServiceName, ServiceStatus>;
   readonly emulators: Record<
     EmulatorName,
@@ -122,7 +124,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     ]
       .filter(Boolean)
       .join(" ");
-    return { status, ...(message ? { message } : {}), endpoint, services, emulators: emulatorReport };
+    return {
+      status,
+      ...(message ? { message } : {}),
+      endpoint,
+      gateway: { pid: gateway.pid, port: gateway.port },
+      services,
+      emulators: emulatorReport,
+    };
   };
 
   // The gateway first: a taken port is the likeliest failure and the cheapest to find.
