@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -185,7 +185,8 @@ const dynamodbLocal: EmulatorSpec = {
     const home = join(libDir, release);
     // The jar has no bind-address flag; DynamoDBLocalLoopback.java starts the same server on 127.0.0.1. It
     // runs in source-file mode, which needs a JDK's compiler module; a bare JRE runs the jar as it is.
-    const loopback = runsSourceFiles(java);
+    const launcher = join(here, "DynamoDBLocalLoopback.java");
+    const loopback = existsSync(launcher) && runsSourceFiles(java);
     return {
       command: java.command,
       args: [
@@ -195,7 +196,7 @@ const dynamodbLocal: EmulatorSpec = {
           ? [
               "-cp",
               [join(home, "DynamoDBLocal.jar"), join(home, "DynamoDBLocal_lib", "*")].join(delimiter),
-              join(here, "DynamoDBLocalLoopback.java"),
+              launcher,
             ]
           : ["-jar", join(home, "DynamoDBLocal.jar")]),
         "-port",
@@ -209,8 +210,8 @@ const dynamodbLocal: EmulatorSpec = {
       env: {},
       exposure: loopback
         ? undefined
-        : `DynamoDB Local listens on every network interface (port ${port}): ${java.command} has no jdk.compiler ` +
-          "module to keep it to loopback. Install a JDK (Debian/Ubuntu: sudo apt-get install -y default-jdk-headless) to close it.",
+        : `DynamoDB Local listens on every network interface (port ${port}): ${java.command} cannot run ${launcher} ` +
+          "(source-file mode needs a JDK's jdk.compiler module), which keeps it to loopback. Install a JDK (Debian/Ubuntu: sudo apt-get install -y default-jdk-headless) to close it.",
     };
   },
   probe: {
