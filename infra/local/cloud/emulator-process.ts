@@ -124,7 +124,7 @@ export class EmulatorProcess {
     const deadline = Date.now() + timeoutMs;
     let failure: string | undefined;
     exit.then((reason) => {
-      failure = reason;
+      failure ??= reason;
     });
     while (failure === undefined) {
       if (await this.answersProbe()) return;

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { EmulatorPackageMissingError } from "./errors.js";
-import { type JavaRuntime, runsSourceFiles } from "./java.js";
+import { compiledClassDir, type JavaRuntime, runsSourceFiles } from "./java.js";
 import type { ServiceName } from "./routing.js";
 
 export const EMULATOR_NAMES = ["fauxqs", "kinesis-mock", "dynamodb-local"] as const;
@@ -186,19 +186,20 @@ const dynamodbLocal: EmulatorSpec = {
     // The jar has no bind-address flag; DynamoDBLocalLoopback.java starts the same server on 127.0.0.1. It
     // runs in source-file mode, which needs a JDK's compiler module; a bare JRE runs the jar as it is.
     const launcher = join(here, "DynamoDBLocalLoopback.java");
-    const loopback = existsSync(launcher) && runsSourceFiles(java);
+    const classpath = [join(home, "DynamoDBLocal.jar"), join(home, "DynamoDBLocal_lib", "*")].join(delimiter);
+    // Compiled once and cached where a javac exists; else run in source-file mode (compiled on each start).
+    const classes = existsSync(launcher) ? compiledClassDir(java, launcher, classpath) : undefined;
+    const loopback = classes !== undefined || (existsSync(launcher) && runsSourceFiles(java));
     return {
       command: java.command,
       args: [
         "-XX:+UseSerialGC",
         `-Djava.library.path=${join(home, "DynamoDBLocal_lib")}`,
-        ...(loopback
-          ? [
-              "-cp",
-              [join(home, "DynamoDBLocal.jar"), join(home, "DynamoDBLocal_lib", "*")].join(delimiter),
-              launcher,
-            ]
-          : ["-jar", join(home, "DynamoDBLocal.jar")]),
+        ...(classes
+          ? ["-cp", [classes, classpath].join(delimiter), "DynamoDBLocalLoopback"]
+          : loopback
+            ? ["-cp", classpath, launcher]
+            : ["-jar", join(home, "DynamoDBLocal.jar")]),
         "-port",
         String(port),
         // One database for every access key and region, as one account would see it.
