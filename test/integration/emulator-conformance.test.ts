@@ -151,7 +151,8 @@ describe("SNS as AWS behaves where apps can see it", () => {
     expect(await receiveOne(standard.url, 1)).toBeUndefined();
   });
 
-  // https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html (arrays)
+  // https://docs.aws.amazon.com/sns/latest/dg/example-filter-policies.html: an array value in the message
+  // matches a policy when any of its elements does.
   it("matches a body filter policy against any element of an array in the body", async () => {
     const topicArn = await createTopic(cleanup, "conf-array-filter");
     const queue = await createQueue(cleanup, "conf-urgent");
@@ -169,8 +170,8 @@ describe("SNS as AWS behaves where apps can see it", () => {
     expect(await receiveOne(queue.url, 1)).toBeUndefined();
   });
 
-  // https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html: Subject "is included in the
-  // notification only when the message was published with one"
+  // https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html: the notification's Subject
+  // is the one the publisher gave; AWS sends no Subject key (not null) when none was given.
   it("leaves Subject out of the notification when none was published, and carries it when one was", async () => {
     const topicArn = await createTopic(cleanup, "conf-subject");
     const queue = await createQueue(cleanup, "conf-envelopes");

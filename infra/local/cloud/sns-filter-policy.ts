@@ -1,6 +1,6 @@
 /**
  * SNS subscription filter policies, as AWS evaluates them
- * (https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering.html): every top-level key must match
+ * (https://docs.aws.amazon.com/sns/latest/dg/message-filtering.html, example-filter-policies.html): every top-level key must match
  * (AND), any rule in a key's list may match (OR), `$or` joins alternative sub-policies. A message value that is
  * an array (a JSON array in the body, a `String.Array` attribute) matches when any of its elements does.
  */
