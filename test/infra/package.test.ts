@@ -112,6 +112,7 @@ describe("the built package", () => {
         "dist/lambdas/runtime/index.js",
         "dist/lambdas/handlers/outbox-relay.js",
         "dist/infra/local/runner/function-worker.mjs",
+        "dist/infra/local/cloud/DynamoDBLocalLoopback.java",
         "dist/infra/local/cli/local.js",
       ]),
     );

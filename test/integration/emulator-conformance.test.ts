@@ -17,7 +17,7 @@ import {
   GetShardIteratorCommand as GetStreamShardIteratorCommand,
 } from "@aws-sdk/client-dynamodb-streams";
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordsCommand } from "@aws-sdk/client-kinesis";
-import { PublishCommand } from "@aws-sdk/client-sns";
+import { PublishBatchCommand, PublishCommand, SetTopicAttributesCommand } from "@aws-sdk/client-sns";
 import { ChangeMessageVisibilityCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
@@ -117,6 +117,104 @@ describe("SNS fan-out to SQS", () => {
     expect(ids("customer-2").map((body) => body.id)).toEqual(["m2"]);
     expect(received.every((message) => message.Attributes?.MessageGroupId !== undefined)).toBe(true);
     expect(await receiveOne(queue.url, 1)).toBeUndefined();
+  });
+});
+
+describe("SNS as AWS behaves where apps can see it", () => {
+  // https://docs.aws.amazon.com/sns/latest/dg/fifo-message-dedup.html
+  it("drops a repeated body on a FIFO topic with content-based deduplication, for every subscriber", async () => {
+    const topicArn = await createTopic(cleanup, "conf-cbd", true);
+    await sns.send(
+      new SetTopicAttributesCommand({
+        TopicArn: topicArn,
+        AttributeName: "ContentBasedDeduplication",
+        AttributeValue: "true",
+      }),
+    );
+    const ordered = await createQueue(cleanup, "conf-cbd", { FifoQueue: "true" });
+    // SNS FIFO topics deliver to standard queues too; the topic, not the queue, drops the duplicate.
+    const standard = await createQueue(cleanup, "conf-cbd-std");
+    await subscribeQueue(topicArn, ordered, { RawMessageDelivery: "true" });
+    await subscribeQueue(topicArn, standard, { RawMessageDelivery: "true" });
+
+    const publish = (body: string) =>
+      sns.send(new PublishCommand({ TopicArn: topicArn, Message: body, MessageGroupId: "g" }));
+    await publish('{"order":"o-1"}');
+    await publish('{"order":"o-1"}'); // a producer retry without a deduplication id
+    await publish('{"order":"o-2"}');
+
+    const received = await drain(ordered.url, 2);
+    expect(received.map((message) => message.Body)).toEqual(['{"order":"o-1"}', '{"order":"o-2"}']);
+    expect(await receiveOne(ordered.url, 1)).toBeUndefined();
+    const unordered = await drain(standard.url, 2);
+    expect(unordered.map((message) => message.Body).sort()).toEqual(['{"order":"o-1"}', '{"order":"o-2"}']);
+    expect(await receiveOne(standard.url, 1)).toBeUndefined();
+  });
+
+  // https://docs.aws.amazon.com/sns/latest/dg/example-filter-policies.html: an array value in the message
+  // matches a policy when any of its elements does.
+  it("matches a body filter policy against any element of an array in the body", async () => {
+    const topicArn = await createTopic(cleanup, "conf-array-filter");
+    const queue = await createQueue(cleanup, "conf-urgent");
+    await subscribeQueue(topicArn, queue, {
+      RawMessageDelivery: "true",
+      FilterPolicyScope: "MessageBody",
+      FilterPolicy: JSON.stringify({ tags: ["urgent"] }),
+    });
+
+    await sns.send(new PublishCommand({ TopicArn: topicArn, Message: '{"tags":["low","later"]}' }));
+    await sns.send(new PublishCommand({ TopicArn: topicArn, Message: '{"tags":["billing","urgent"]}' }));
+
+    const [matched] = await drain(queue.url, 1);
+    expect(matched?.Body).toBe('{"tags":["billing","urgent"]}');
+    expect(await receiveOne(queue.url, 1)).toBeUndefined();
+  });
+
+  // https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html: the notification's Subject
+  // is the one the publisher gave; AWS sends no Subject key (not null) when none was given.
+  it("leaves Subject out of the notification when none was published, and carries it when one was", async () => {
+    const topicArn = await createTopic(cleanup, "conf-subject");
+    const queue = await createQueue(cleanup, "conf-envelopes");
+    await subscribeQueue(topicArn, queue, {});
+
+    await sns.send(new PublishCommand({ TopicArn: topicArn, Message: "no subject" }));
+    await sns.send(
+      new PublishCommand({ TopicArn: topicArn, Message: "with subject", Subject: "Order shipped" }),
+    );
+
+    const envelopes = (await drain(queue.url, 2)).map((message) => JSON.parse(message.Body ?? "{}"));
+    const bare = envelopes.find((envelope) => envelope.Message === "no subject");
+    const titled = envelopes.find((envelope) => envelope.Message === "with subject");
+    expect(bare).toMatchObject({ Type: "Notification", TopicArn: topicArn });
+    expect(Object.hasOwn(bare, "Subject")).toBe(false);
+    expect(titled?.Subject).toBe("Order shipped");
+  });
+
+  // https://docs.aws.amazon.com/sns/latest/api/API_Publish.html (Subject: under 100 characters, no line
+  // breaks or control characters); API_PublishBatch.html (at most 10 entries)
+  it("refuses a subject over 100 characters or with a line break, and a batch of more than 10", async () => {
+    const topicArn = await createTopic(cleanup, "conf-limits");
+    const publish = (Subject: string) =>
+      sns
+        .send(new PublishCommand({ TopicArn: topicArn, Message: "m", Subject }))
+        .catch((error: unknown) => error);
+
+    expect(await publish("s".repeat(100))).toMatchObject({ MessageId: expect.any(String) });
+    expect(await publish("s".repeat(101))).toMatchObject({ name: "InvalidParameterException" });
+    expect(await publish("two\nlines")).toMatchObject({ name: "InvalidParameterException" });
+
+    const tooMany = await sns
+      .send(
+        new PublishBatchCommand({
+          TopicArn: topicArn,
+          PublishBatchRequestEntries: Array.from({ length: 11 }, (_, index) => ({
+            Id: `e${index}`,
+            Message: "m",
+          })),
+        }),
+      )
+      .catch((error: unknown) => error);
+    expect(tooMany).toMatchObject({ name: "TooManyEntriesInBatchRequestException" });
   });
 });
 

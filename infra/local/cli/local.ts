@@ -35,6 +35,8 @@ try {
       return `  ${spec.services.join(", ").padEnd(26)} ${spec.engine.padEnd(42)} pid ${emulator.pid}  log ${emulator.logFile}`;
     }),
     `Health: curl ${cloud.endpoint}/health`,
+    "Reachable from this machine only; web pages on other origins are refused (LOCAL_CLOUD_ALLOWED_ORIGINS widens it).",
+    ...cloud.exposures.map((exposure) => `WARNING: ${exposure}`),
     "Point AWS SDKs, the AWS CLI and this project's tests at it:",
     ...Object.entries(cloud.env).map(([name, value]) => `  export ${name}=${value}`),
     "Ctrl-C stops it.",

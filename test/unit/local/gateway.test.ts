@@ -34,12 +34,12 @@ describe("Gateway", () => {
     queues = await echoServer("queues");
     streams = await echoServer("streams");
     const backends: Partial<Record<ServiceName, Backend>> = {
-      sqs: { emulator: "queues", port: portOf(queues), logFile: "queues.log", isRunning: () => true },
+      sqs: { emulator: "queues", port: portOf(queues), logFile: "queues.log", status: () => "running" },
       kinesis: {
         emulator: "streams",
         port: portOf(streams),
         logFile: "streams.log",
-        isRunning: () => streamsRunning,
+        status: () => (streamsRunning ? "running" : "down"),
       },
     };
     gateway = await Gateway.listen({
