@@ -3,13 +3,21 @@ import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { CfnResource, StackTemplate } from "./cloud-assembly.js";
+import { unhonouredProperties } from "./honoured-properties.js";
 import { type ResolutionContext, referencedIds, resolve, UnresolvableError } from "./intrinsics.js";
 import type { ProvisionContext, Provisioned, Provisioner } from "./provisioner.js";
 import { createTable } from "./provisioners/dynamodb.js";
 import { createStream, createStreamConsumer } from "./provisioners/kinesis.js";
 import { createSubscription, createTopic, SkipResource } from "./provisioners/sns.js";
 import { createQueue } from "./provisioners/sqs.js";
-import { EVENT_SOURCE_MAPPING_TYPE, FUNCTION_TYPE, SKIPPED_TYPES } from "./skipped-types.js";
+import {
+  deploymentTimeHandlers,
+  EVENT_INVOKE_CONFIG_TYPE,
+  EVENT_SOURCE_MAPPING_TYPE,
+  FUNCTION_TYPE,
+  placeholderOf,
+  SKIPPED_TYPES,
+} from "./skipped-types.js";
 
 export const PROVISIONERS: Readonly<Record<string, Provisioner>> = {
   "AWS::SQS::Queue": createQueue,
@@ -48,6 +56,17 @@ export interface FunctionResource {
   readonly metadata: Record<string, unknown> | undefined;
   /** What could not be resolved in its properties (the function cannot run as written). */
   readonly problem?: string;
+  /**
+   * Set for the handlers CDK adds that run only while CloudFormation deploys (custom resource providers,
+   * bucket notifications): what they are. The runner does not run them and does not call them failures.
+   */
+  readonly deploymentTime?: string;
+}
+
+/** An AWS::Lambda::EventInvokeConfig: retries and destinations of asynchronous invocations (SNS). */
+export interface EventInvokeConfigResource {
+  readonly logicalId: string;
+  readonly properties: Record<string, unknown>;
 }
 
 export interface EventSourceMappingResource {
@@ -67,6 +86,7 @@ export interface AppliedStack {
   readonly outputs: Readonly<Record<string, string>>;
   readonly functions: readonly FunctionResource[];
   readonly eventSourceMappings: readonly EventSourceMappingResource[];
+  readonly eventInvokeConfigs: readonly EventInvokeConfigResource[];
 }
 
 /**
@@ -86,10 +106,14 @@ export async function applyTemplate(stack: StackTemplate, options: ApplyOptions 
     dynamodb: new DynamoDBClient(clientConfig),
   };
   const resources = new Map<string, Provisioned & { type: string }>();
+  // Any attribute of a resource given a placeholder resolves (a custom resource's outputs, say).
+  const placeholderAttributes = new Map<string, (attribute: string) => string>();
   const skipped: Array<{ logicalId: string; type: string; reason: string }> = [];
   const functions: FunctionResource[] = [];
   const eventSourceMappings: EventSourceMappingResource[] = [];
+  const eventInvokeConfigs: EventInvokeConfigResource[] = [];
   const template = stack.template;
+  const deploymentTime = deploymentTimeHandlers(template.Resources ?? {});
   const parameters = Object.fromEntries(
     Object.entries(template.Parameters ?? {}).map(([name, parameter]) => [name, parameter.Default]),
   );
@@ -98,7 +122,8 @@ export async function applyTemplate(stack: StackTemplate, options: ApplyOptions 
     accountId,
     stackName: stack.stackName,
     ref: (logicalId) => resources.get(logicalId)?.ref ?? parameters[logicalId],
-    getAtt: (logicalId, attribute) => resources.get(logicalId)?.attributes[attribute],
+    getAtt: (logicalId, attribute) =>
+      resources.get(logicalId)?.attributes[attribute] ?? placeholderAttributes.get(logicalId)?.(attribute),
     condition: (name) => {
       const definition = template.Conditions?.[name];
       return definition === undefined ? undefined : resolve(definition, context) === true;
@@ -129,23 +154,35 @@ export async function applyTemplate(stack: StackTemplate, options: ApplyOptions 
         properties: resolved.properties,
         ...(resolved.problem ? { problem: resolved.problem } : {}),
       };
-      if (resource.Type === FUNCTION_TYPE) functions.push({ ...entry, metadata: resource.Metadata });
-      else eventSourceMappings.push(entry);
+      if (resource.Type === FUNCTION_TYPE) {
+        const handler = deploymentTime.get(logicalId);
+        functions.push({
+          ...entry,
+          metadata: resource.Metadata,
+          ...(handler ? { deploymentTime: handler } : {}),
+        });
+      } else eventSourceMappings.push(entry);
+      continue;
+    }
+    if (resource.Type === EVENT_INVOKE_CONFIG_TYPE) {
+      resources.set(logicalId, { type: resource.Type, ref: logicalId, attributes: {}, detail: "" });
+      const resolved = resolveProperties(resource, context);
+      if (!resolved.problem) eventInvokeConfigs.push({ logicalId, properties: resolved.properties });
       continue;
     }
     const skippedType = SKIPPED_TYPES[resource.Type];
-    if (skippedType) {
-      if (skippedType.placeholder)
-        resources.set(logicalId, { type: resource.Type, ...skippedType.placeholder(names) });
-      if (resource.Type !== "AWS::CDK::Metadata") skip(logicalId, resource.Type, skippedType.reason);
-      continue;
-    }
     const provisioner = PROVISIONERS[resource.Type];
-    if (!provisioner) {
+    if (skippedType || !provisioner) {
+      // Not created, but references to it resolve to plausible values, so that what uses it still starts.
+      const placeholder = placeholderOf(resource.Type, names);
+      resources.set(logicalId, { type: resource.Type, ...placeholder.provisioned });
+      placeholderAttributes.set(logicalId, placeholder.attribute);
+      if (resource.Type === "AWS::CDK::Metadata") continue;
       skip(
         logicalId,
         resource.Type,
-        `${resource.Type} is not a resource type the local cloud emulates; anything referring to it will not resolve`,
+        skippedType?.reason ??
+          `${resource.Type} is not a resource type the local cloud emulates; references to it resolve to placeholder values (${placeholder.provisioned.ref})`,
       );
       continue;
     }
@@ -167,12 +204,18 @@ export async function applyTemplate(stack: StackTemplate, options: ApplyOptions 
     try {
       const provisioned = await provisioner(resolved.properties, provisionContext);
       resources.set(logicalId, { type: resource.Type, ...provisioned });
+      const unhonoured = unhonouredProperties(resource.Type, resolved.properties);
       options.onEvent?.({
         kind: "created",
         logicalId,
         type: resource.Type,
         ref: provisioned.ref,
-        detail: provisioned.detail,
+        detail: [
+          provisioned.detail,
+          unhonoured.length > 0 ? `not honoured locally: ${unhonoured.join(", ")}` : "",
+        ]
+          .filter(Boolean)
+          .join("; "),
       });
     } catch (error) {
       if (error instanceof SkipResource) {
@@ -204,6 +247,7 @@ export async function applyTemplate(stack: StackTemplate, options: ApplyOptions 
     outputs,
     functions,
     eventSourceMappings,
+    eventInvokeConfigs,
   };
 }
 

@@ -204,6 +204,10 @@ function describeRuntime(event: RuntimeEvent): string {
       return `  λ ${event.logicalId} running (init ${event.ms} ms)`;
     case "function-failed":
       return `  ✗ function ${event.logicalId} does not run: ${event.reason}`;
+    case "function-init-failed":
+      return `  ✗ function ${event.logicalId} fails at init: ${event.reason}`;
+    case "function-skipped":
+      return `  - function ${event.logicalId} not run: ${event.reason}`;
     case "event-source-started":
       return `  ⇢ ${event.description}`;
     case "event-source-skipped":

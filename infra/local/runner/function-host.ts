@@ -1,57 +1,45 @@
-import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { Worker } from "node:worker_threads";
 import type { BatchSummary } from "../../../lambdas/runtime/consumers/observability.js";
+import {
+  type EnvironmentSpec,
+  ExecutionEnvironment,
+  FunctionInitError,
+  type InvokeResult,
+} from "./execution-environment.js";
 
-export interface FunctionSpec {
-  readonly logicalId: string;
-  readonly functionName: string;
-  readonly functionArn: string;
-  /** `index.handler`: module path and export. */
-  readonly handler: string;
-  /** The directory holding the handler's module (a bundle from the cloud assembly, or inline code). */
-  readonly codeDir: string;
-  readonly timeoutMs: number;
-  readonly memoryMb: number;
-  /** The function's environment, resolved, plus what points it at the local cloud. */
-  readonly environment: Readonly<Record<string, string>>;
+export { FunctionInitError, type InvokeResult } from "./execution-environment.js";
+
+export interface FunctionSpec extends EnvironmentSpec {
+  /**
+   * How many environments may run at once: the function's reserved concurrency, else the local cap.
+   */
+  readonly maxEnvironments: number;
 }
-
-export type InvokeResult =
-  | { readonly ok: true; readonly response: unknown; readonly durationMs: number }
-  | {
-      readonly ok: false;
-      readonly errorType: string;
-      readonly errorMessage: string;
-      readonly durationMs: number;
-    };
-
-/** The function could not start: its code did not load, or it threw while initialising. */
-export class FunctionInitError extends Error {
-  override name = "FunctionInitError";
-}
-
-interface Pending {
-  readonly resolve: (result: InvokeResult) => void;
-  readonly started: number;
-  readonly timer: NodeJS.Timeout;
-}
-
-const WORKER_ENTRY = new URL("./function-worker.mjs", import.meta.url);
 
 /**
- * One Lambda function run in a worker thread: its own module graph and environment variables, like an
- * execution environment. An invocation past the function's timeout fails, and the environment is
- * discarded and started again, as Lambda does. Logs go to `<logDir>/<function>.log`.
+ * Unreserved functions share the account's concurrency in AWS (1,000 by default); locally each
+ * environment is a worker thread, so a function gets at most this many unless it reserves more.
+ */
+export const DEFAULT_MAX_ENVIRONMENTS = 10;
+
+/**
+ * One Lambda function: a pool of execution environments, one per concurrent invocation, as Lambda
+ * scales. Each environment runs its own init; a timeout or a crash ends only the environment it
+ * happened in; an environment whose init fails fails its invocation, and the next invocation tries a
+ * fresh init, as Lambda does. Logs of every environment go to `<logDir>/<logical id>.log`.
  */
 export class FunctionHost {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<string, Pending>();
+  private readonly environments = new Set<ExecutionEnvironment>();
+  private readonly idle: ExecutionEnvironment[] = [];
+  private readonly waiting: Array<() => void> = [];
+  /** Environments of older code (before a reload) are not reused. */
+  private readonly generationOf = new Map<ExecutionEnvironment, number>();
+  private generation = 0;
+  private stopped = false;
   private readonly log: WriteStream;
   private readonly summaryListeners: Array<(summary: BatchSummary) => void> = [];
-  readonly stats = { invocations: 0, errors: 0, timeouts: 0, crashes: 0 };
+  readonly stats = { invocations: 0, errors: 0, timeouts: 0, crashes: 0, initFailures: 0, environments: 0 };
   readonly logFile: string;
 
   constructor(
@@ -67,179 +55,142 @@ export class FunctionHost {
     return this.currentSpec;
   }
 
+  /** Environments running now (busy or idle). */
+  get environmentCount(): number {
+    return this.environments.size;
+  }
+
   /** Called with each batch summary the runtime logs (the consumer wrappers' "batch processed" line). */
   onBatchSummary(listener: (summary: BatchSummary) => void): void {
     this.summaryListeners.push(listener);
   }
 
-  /** Starts the environment and runs the init phase; throws FunctionInitError if the handler does not load. */
+  /**
+   * Starts a first environment (a warm one, so that problems show at start). Throws FunctionInitError if
+   * its init fails; the host stays usable: each invocation tries the init again, as Lambda does.
+   */
   async start(): Promise<void> {
-    const worker = new Worker(WORKER_ENTRY, {
-      workerData: {
-        codeDir: this.spec.codeDir,
-        handler: this.spec.handler,
-        functionName: this.spec.functionName,
-        functionArn: this.spec.functionArn,
-        memoryMb: this.spec.memoryMb,
-        timeoutMs: this.spec.timeoutMs,
-      },
-      env: { ...this.spec.environment },
-      execArgv: [],
-      stdout: true,
-      stderr: true,
-      resourceLimits: { maxOldGenerationSizeMb: Math.max(128, this.spec.memoryMb) },
-    });
-    this.worker = worker;
-    this.captureOutput(worker);
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (message: {
-        type: string;
-        error?: { errorType: string; errorMessage: string; stack: string[] };
-      }) => {
-        if (message.type === "ready") {
-          worker.off("message", onMessage);
-          resolve();
-        } else if (message.type === "init-error") {
-          worker.off("message", onMessage);
-          void worker.terminate();
-          reject(
-            new FunctionInitError(
-              `${this.spec.logicalId} (${this.spec.functionName}) failed to initialise: ${message.error?.errorType}: ${message.error?.errorMessage}`,
-            ),
-          );
-        }
-      };
-      worker.on("message", onMessage);
-      worker.once("error", (error) =>
-        reject(new FunctionInitError(`${this.spec.logicalId} crashed while initialising: ${error.message}`)),
-      );
-    });
-    worker.on(
-      "message",
-      (message: {
-        type: string;
-        id?: string;
-        response?: unknown;
-        error?: { errorType: string; errorMessage: string };
-      }) => this.settle(message),
-    );
-    worker.on("error", (error) => this.failAll("Runtime.ExitError", error.message));
-    worker.on("exit", (code) => {
-      if (this.worker !== worker) return; // terminated on purpose
-      // The environment died mid-invocation (a crash): its invocations fail, and Lambda starts a new one.
-      this.worker = undefined;
-      this.stats.crashes++;
-      this.log.write(
-        `${new Date().toISOString()} execution environment exited with code ${code}; starting a new one\n`,
-      );
-      this.failAll("Runtime.ExitError", `the execution environment exited with code ${code}`);
-      void this.start().catch((error: Error) =>
-        this.log.write(`${new Date().toISOString()} could not restart: ${error.message}\n`),
-      );
-    });
+    const environment = await this.create();
+    if (environment instanceof FunctionInitError) throw environment;
+    this.release(environment);
   }
 
-  /** Invokes the function with an event, as Lambda's event source mappings do (synchronously). */
-  invoke(event: unknown): Promise<InvokeResult> {
-    const worker = this.worker;
-    if (!worker)
-      return Promise.resolve({
-        ok: false,
-        errorType: "Runtime.NotStarted",
-        errorMessage: `${this.spec.logicalId} is not running`,
-        durationMs: 0,
-      });
+  /** Invokes the function with an event in a free environment, starting one if the pool allows. */
+  async invoke(event: unknown): Promise<InvokeResult> {
+    const started = performance.now();
+    const environment = await this.acquire();
+    if (environment === undefined)
+      return notRunning(`${this.spec.logicalId} is stopping`, performance.now() - started);
     this.stats.invocations++;
-    const id = randomUUID();
-    return new Promise<InvokeResult>((resolve) => {
-      const timer = setTimeout(() => {
-        this.stats.timeouts++;
-        this.pending.delete(id);
-        resolve({
-          ok: false,
-          errorType: "Sandbox.Timedout",
-          errorMessage: `Task timed out after ${this.spec.timeoutMs / 1000} seconds`,
-          durationMs: this.spec.timeoutMs,
-        });
-        void this.restart();
-      }, this.spec.timeoutMs);
-      this.pending.set(id, { resolve, started: performance.now(), timer });
-      worker.postMessage({ type: "invoke", id, requestId: id, event });
-    });
+    if (environment instanceof FunctionInitError) {
+      this.stats.errors++;
+      return {
+        ok: false,
+        errorType: environment.errorType,
+        errorMessage: environment.errorMessage,
+        durationMs: performance.now() - started,
+      };
+    }
+    const result = await environment.invoke(event);
+    if (!result.ok) {
+      if (result.errorType === "Sandbox.Timedout") this.stats.timeouts++;
+      else this.stats.errors++;
+      this.write(`invocation failed: ${result.errorType}: ${result.errorMessage}`);
+    }
+    this.release(environment);
+    return result;
   }
 
-  /** Starts a fresh environment running new code (a rebuilt bundle): for --watch. */
+  /** Runs new code (a rebuilt bundle) from the next invocation on: for --watch. */
   async reload(codeDir: string): Promise<void> {
     this.currentSpec = { ...this.currentSpec, codeDir };
-    this.log.write(`${new Date().toISOString()} reloading from ${codeDir}\n`);
-    await this.restart();
-  }
-
-  /** Discards the environment (in-flight invocations fail, as when Lambda recycles one) and starts anew. */
-  async restart(): Promise<void> {
-    const old = this.worker;
-    this.worker = undefined;
-    this.failAll("Runtime.ExitError", "the execution environment was recycled");
-    await old?.terminate();
-    await this.start();
+    this.generation++;
+    this.write(`reloading from ${codeDir}`);
+    await Promise.all(this.idle.splice(0).map((environment) => this.discard(environment)));
   }
 
   async stop(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.failAll("Runtime.ExitError", "the local runtime is stopping");
-    await worker?.terminate();
+    this.stopped = true;
+    for (const wake of this.waiting.splice(0)) wake();
+    await Promise.all([...this.environments].map((environment) => this.discard(environment)));
     await new Promise((resolve) => this.log.end(resolve));
   }
 
-  private settle(message: {
-    type: string;
-    id?: string;
-    response?: unknown;
-    error?: { errorType: string; errorMessage: string };
-  }): void {
-    if (!message.id) return;
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
-    this.pending.delete(message.id);
-    clearTimeout(pending.timer);
-    const durationMs = performance.now() - pending.started;
-    if (message.type === "result") {
-      pending.resolve({ ok: true, response: message.response, durationMs });
-    } else {
-      this.stats.errors++;
-      this.log.write(
-        `${new Date().toISOString()} invocation failed: ${message.error?.errorType}: ${message.error?.errorMessage}\n`,
-      );
-      pending.resolve({
-        ok: false,
-        errorType: message.error?.errorType ?? "Error",
-        errorMessage: message.error?.errorMessage ?? "",
-        durationMs,
-      });
+  private async acquire(): Promise<ExecutionEnvironment | FunctionInitError | undefined> {
+    while (!this.stopped) {
+      const free = this.idle.pop();
+      if (free) return free;
+      if (this.environments.size < this.spec.maxEnvironments) return this.create();
+      await new Promise<void>((wake) => this.waiting.push(wake));
+    }
+    return undefined;
+  }
+
+  /** A new environment, initialised; or its init error (the environment is gone then). */
+  private async create(): Promise<ExecutionEnvironment | FunctionInitError> {
+    const environment = new ExecutionEnvironment(
+      this.spec,
+      (line) => this.onLine(line),
+      (ended, reason) => {
+        if (reason === "crash") {
+          this.stats.crashes++;
+          this.write("execution environment exited; the next invocation starts a new one");
+        }
+        this.forget(ended);
+      },
+    );
+    this.environments.add(environment);
+    this.generationOf.set(environment, this.generation);
+    this.stats.environments++;
+    try {
+      await environment.init();
+      return environment;
+    } catch (error) {
+      this.forget(environment);
+      if (!(error instanceof FunctionInitError)) throw error;
+      this.stats.initFailures++;
+      this.write(error.message);
+      return error;
     }
   }
 
-  private failAll(errorType: string, errorMessage: string): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      this.pending.delete(id);
-      pending.resolve({
-        ok: false,
-        errorType,
-        errorMessage,
-        durationMs: performance.now() - pending.started,
-      });
+  private release(environment: ExecutionEnvironment): void {
+    if (!environment.alive || !this.environments.has(environment)) {
+      this.wakeOne();
+      return;
     }
+    if (this.stopped || this.generationOf.get(environment) !== this.generation) {
+      void this.discard(environment);
+      return;
+    }
+    this.idle.push(environment);
+    this.wakeOne();
   }
 
-  private captureOutput(worker: Worker): void {
-    for (const stream of [worker.stdout, worker.stderr]) {
-      createInterface({ input: stream }).on("line", (line) => {
-        this.log.write(`${line}\n`);
-        if (line.includes('"batch processed"')) this.emitSummary(line);
-      });
-    }
+  private async discard(environment: ExecutionEnvironment): Promise<void> {
+    this.forget(environment);
+    await environment.terminate();
+  }
+
+  private forget(environment: ExecutionEnvironment): void {
+    if (!this.environments.delete(environment)) return;
+    this.generationOf.delete(environment);
+    const index = this.idle.indexOf(environment);
+    if (index >= 0) this.idle.splice(index, 1);
+    this.wakeOne();
+  }
+
+  private wakeOne(): void {
+    this.waiting.shift()?.();
+  }
+
+  private write(line: string): void {
+    if (!this.log.writableEnded) this.log.write(`${new Date().toISOString()} ${line}\n`);
+  }
+
+  private onLine(line: string): void {
+    if (!this.log.writableEnded) this.log.write(`${line}\n`);
+    if (line.includes('"batch processed"')) this.emitSummary(line);
   }
 
   private emitSummary(line: string): void {
@@ -250,4 +201,8 @@ export class FunctionHost {
       // Not a JSON log line.
     }
   }
+}
+
+function notRunning(errorMessage: string, durationMs: number): InvokeResult {
+  return { ok: false, errorType: "Runtime.NotStarted", errorMessage, durationMs };
 }

@@ -6,12 +6,26 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { BatchSummary } from "../../../lambdas/runtime/consumers/observability.js";
 import type { AppliedStack, EventSourceMappingResource, FunctionResource } from "../apply/apply-template.js";
+import { LOCAL_STREAM_ARN_ATTRIBUTE } from "../apply/provisioners/dynamodb.js";
+import {
+  LOCAL_DELIVERY_QUEUE_URL,
+  LOCAL_SUBSCRIBED_FUNCTION,
+  LOCAL_SUBSCRIBED_TOPIC,
+} from "../apply/provisioners/sns.js";
+import { LOCAL_VISIBILITY_ATTRIBUTE } from "../apply/provisioners/sqs.js";
+import { ASYNC_DEFAULTS, type AsyncInvokeSettings } from "./event-sources/async-invocation.js";
 import type { OnFailureDestination } from "./event-sources/on-failure.js";
 import { settingsOf } from "./event-sources/settings.js";
 import { DynamoDbShardSource, KinesisShardSource, type ShardSource } from "./event-sources/shard-source.js";
+import { SnsSubscriptionPoller } from "./event-sources/sns-subscription.js";
 import { SqsPoller } from "./event-sources/sqs-poller.js";
 import { StreamPoller } from "./event-sources/stream-poller.js";
-import { FunctionHost, FunctionInitError, type FunctionSpec } from "./function-host.js";
+import {
+  DEFAULT_MAX_ENVIRONMENTS,
+  FunctionHost,
+  FunctionInitError,
+  type FunctionSpec,
+} from "./function-host.js";
 
 export type RuntimeEvent =
   | {
@@ -21,6 +35,10 @@ export type RuntimeEvent =
       readonly ms: number;
     }
   | { readonly kind: "function-failed"; readonly logicalId: string; readonly reason: string }
+  /** Its init failed at start; it stays in place, each invocation retrying the init, as Lambda does. */
+  | { readonly kind: "function-init-failed"; readonly logicalId: string; readonly reason: string }
+  /** Not run locally, and rightly so (CDK's deployment-time handlers). */
+  | { readonly kind: "function-skipped"; readonly logicalId: string; readonly reason: string }
   | { readonly kind: "event-source-started"; readonly logicalId: string; readonly description: string }
   | { readonly kind: "event-source-skipped"; readonly logicalId: string; readonly reason: string }
   | { readonly kind: "poll-error"; readonly logicalId: string; readonly error: string };
@@ -29,14 +47,14 @@ export interface LocalRuntimeOptions {
   /** The endpoint the functions and pollers use. */
   readonly endpoint: string;
   readonly environment: Readonly<Record<string, string>>;
-  /** Function logs: `<logDir>/<logical id>.log`. */
+  /** Function logs: `<logDir>/<stack name>/<logical id>.log`. */
   readonly logDir: string;
   /** Extra variables for every function (e.g. chaos settings). */
   readonly extraEnvironment?: Readonly<Record<string, string>>;
   readonly onEvent?: (event: RuntimeEvent) => void;
 }
 
-type Poller = SqsPoller | StreamPoller;
+type Poller = SqsPoller | StreamPoller | SnsSubscriptionPoller;
 
 /**
  * Runs a stack's Lambda functions in-process (a worker thread each) and plays its event source mappings
@@ -46,6 +64,8 @@ type Poller = SqsPoller | StreamPoller;
 export class LocalRuntime {
   readonly functions = new Map<string, FunctionHost>();
   readonly pollers = new Map<string, { poller: Poller; functionLogicalId: string; source: string }>();
+  /** Functions not run (another runtime, code not in the assembly): their event sources say nothing more. */
+  private readonly notRun = new Set<string>();
   private readonly clients;
 
   private constructor(
@@ -65,6 +85,7 @@ export class LocalRuntime {
     const runtime = new LocalRuntime(stack, options);
     await Promise.all(stack.functions.map((fn) => runtime.startFunction(fn)));
     for (const mapping of stack.eventSourceMappings) await runtime.startEventSource(mapping);
+    runtime.startSnsSubscriptions();
     return runtime;
   }
 
@@ -106,17 +127,35 @@ export class LocalRuntime {
   }
 
   private async startFunction(fn: FunctionResource): Promise<void> {
-    const fail = (reason: string) =>
+    const fail = (reason: string) => {
+      this.notRun.add(fn.logicalId);
       this.options.onEvent?.({ kind: "function-failed", logicalId: fn.logicalId, reason });
+    };
+    if (fn.deploymentTime) {
+      this.notRun.add(fn.logicalId);
+      return this.options.onEvent?.({
+        kind: "function-skipped",
+        logicalId: fn.logicalId,
+        reason: `${fn.deploymentTime}: CloudFormation calls it only while deploying`,
+      });
+    }
     if (fn.problem) return fail(`${fn.problem}; fix the template and restart`);
     const runtime = String(fn.properties.Runtime ?? "");
+    const sources = this.stack.eventSourceMappings.filter(
+      (mapping) => this.functionOf(String(mapping.properties.FunctionName)) === fn.logicalId,
+    ).length;
     if (!runtime.startsWith("nodejs"))
-      return fail(`runtime ${runtime || "(container image)"} is not run locally: only Node.js functions are`);
+      return fail(
+        `runtime ${runtime || "(container image)"} is not run locally, only Node.js functions are; its queues, streams and tables exist and can be inspected${sources > 0 ? `, but its ${sources} event source(s) deliver nothing` : ""}`,
+      );
     const codeDir = this.codeDirOf(fn);
     if (!codeDir)
       return fail(
         "its code is not in the cloud assembly (an S3 object or a container image); run `cdk synth` with bundling, or use inline code",
       );
+    const reserved = fn.properties.ReservedConcurrentExecutions;
+    if (reserved !== undefined && Number(reserved) === 0)
+      return fail("its reserved concurrency is 0: Lambda throttles every invocation of it");
     const resource = this.stack.resources.get(fn.logicalId);
     const functionName = resource?.ref ?? fn.logicalId;
     const memoryMb = Number(fn.properties.MemorySize ?? 128);
@@ -124,10 +163,13 @@ export class LocalRuntime {
       logicalId: fn.logicalId,
       functionName,
       functionArn: resource?.attributes.Arn ?? functionName,
+      runtime,
       handler: String(fn.properties.Handler ?? "index.handler"),
       codeDir,
       timeoutMs: Number(fn.properties.Timeout ?? 3) * 1000,
       memoryMb,
+      endpoint: this.options.endpoint,
+      maxEnvironments: reserved === undefined ? DEFAULT_MAX_ENVIRONMENTS : Number(reserved),
       environment: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
@@ -145,11 +187,12 @@ export class LocalRuntime {
         ...this.options.extraEnvironment,
       },
     };
-    const host = new FunctionHost(spec, this.options.logDir);
+    // Two stacks may have functions of the same logical id: one log folder a stack.
+    const host = new FunctionHost(spec, join(this.options.logDir, this.stack.stackName));
+    this.functions.set(fn.logicalId, host);
     const started = performance.now();
     try {
       await host.start();
-      this.functions.set(fn.logicalId, host);
       this.options.onEvent?.({
         kind: "function-started",
         logicalId: fn.logicalId,
@@ -157,8 +200,14 @@ export class LocalRuntime {
         ms: Math.round(performance.now() - started),
       });
     } catch (error) {
-      await host.stop();
-      fail(`${error instanceof FunctionInitError ? error.message : String(error)}; see ${host.logFile}`);
+      if (!(error instanceof FunctionInitError)) throw error;
+      // Lambda keeps such a function: each invocation tries the init again and fails, so its event
+      // sources go on polling and their records take the retries and dead-letter path.
+      this.options.onEvent?.({
+        kind: "function-init-failed",
+        logicalId: fn.logicalId,
+        reason: `${error.message}; each invocation retries the init, and its event sources keep polling (failed records go to their DLQ or on-failure destination); see ${host.logFile}`,
+      });
     }
   }
 
@@ -186,6 +235,7 @@ export class LocalRuntime {
     if (properties.Enabled === false || properties.Enabled === "false")
       return skip("it is disabled in the template");
     const functionLogicalId = this.functionOf(String(properties.FunctionName));
+    if (functionLogicalId && this.notRun.has(functionLogicalId)) return; // said once, with its function
     const host = functionLogicalId ? this.functions.get(functionLogicalId) : undefined;
     if (!host)
       return skip(
@@ -242,12 +292,85 @@ export class LocalRuntime {
     });
   }
 
+  /** SNS subscriptions of protocol lambda: each notification an asynchronous invocation. */
+  private startSnsSubscriptions(): void {
+    for (const [logicalId, resource] of this.stack.resources) {
+      const deliveryQueueUrl = resource.attributes[LOCAL_DELIVERY_QUEUE_URL];
+      if (resource.type !== "AWS::SNS::Subscription" || !deliveryQueueUrl) continue;
+      const subscription = {
+        endpoint: resource.attributes[LOCAL_SUBSCRIBED_FUNCTION] ?? "",
+        topicArn: resource.attributes[LOCAL_SUBSCRIBED_TOPIC] ?? "",
+      };
+      const functionLogicalId = this.functionOf(subscription.endpoint);
+      if (functionLogicalId && this.notRun.has(functionLogicalId)) continue;
+      const host = functionLogicalId ? this.functions.get(functionLogicalId) : undefined;
+      if (!host) {
+        this.options.onEvent?.({
+          kind: "event-source-skipped",
+          logicalId,
+          reason: `its function ${subscription.endpoint} is not running (see above)`,
+        });
+        continue;
+      }
+      const poller = new SnsSubscriptionPoller(
+        { arn: resource.ref, topicArn: subscription.topicArn, deliveryQueueUrl },
+        host,
+        this.asyncSettingsOf(functionLogicalId as string),
+        this.clients,
+        (error) =>
+          this.options.onEvent?.({
+            kind: "poll-error",
+            logicalId,
+            error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          }),
+      );
+      poller.start();
+      const topic = subscription.topicArn.split(":").pop();
+      this.pollers.set(logicalId, {
+        poller,
+        functionLogicalId: functionLogicalId as string,
+        source: `topic ${topic}`,
+      });
+      this.options.onEvent?.({
+        kind: "event-source-started",
+        logicalId,
+        description: `topic ${topic} → ${functionLogicalId} (asynchronous invocations)`,
+      });
+    }
+  }
+
+  /** The function's EventInvokeConfig and DeadLetterConfig, with Lambda's defaults. */
+  private asyncSettingsOf(functionLogicalId: string): AsyncInvokeSettings {
+    const fn = this.stack.functions.find((candidate) => candidate.logicalId === functionLogicalId);
+    const config = this.stack.eventInvokeConfigs.find(
+      (candidate) => this.functionOf(String(candidate.properties.FunctionName)) === functionLogicalId,
+    )?.properties;
+    const destination = (config?.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)
+      ?.OnFailure?.Destination;
+    const deadLetter = (fn?.properties.DeadLetterConfig as { TargetArn?: string } | undefined)?.TargetArn;
+    return {
+      ...ASYNC_DEFAULTS,
+      ...(config?.MaximumRetryAttempts !== undefined
+        ? { maxRetryAttempts: Number(config.MaximumRetryAttempts) }
+        : {}),
+      ...(config?.MaximumEventAgeInSeconds !== undefined
+        ? { maxEventAgeSeconds: Number(config.MaximumEventAgeInSeconds) }
+        : {}),
+      onFailure: this.onFailureOf(destination),
+      deadLetter: this.onFailureOf(deadLetter),
+    };
+  }
+
   private functionOf(nameOrArn: string): string | undefined {
     for (const fn of this.stack.functions) {
       const resource = this.stack.resources.get(fn.logicalId);
       if (
         resource &&
-        (resource.ref === nameOrArn || resource.attributes.Arn === nameOrArn || fn.logicalId === nameOrArn)
+        (resource.ref === nameOrArn ||
+          resource.attributes.Arn === nameOrArn ||
+          fn.logicalId === nameOrArn ||
+          // A qualified ARN (`…:function:name:$LATEST`, an alias or version).
+          nameOrArn.startsWith(`${resource.attributes.Arn}:`))
       )
         return fn.logicalId;
     }
@@ -255,13 +378,22 @@ export class LocalRuntime {
   }
 
   private sourceOf(arn: string):
-    | (({ kind: "sqs"; queueUrl: string; queueArn: string } | { kind: "stream"; shards: ShardSource }) & {
+    | ((
+        | { kind: "sqs"; queueUrl: string; queueArn: string; visibilityTimeoutSeconds: number }
+        | { kind: "stream"; shards: ShardSource }
+      ) & {
         description: string;
       })
     | undefined {
     for (const [logicalId, resource] of this.stack.resources) {
       if (resource.type === "AWS::SQS::Queue" && resource.attributes.Arn === arn) {
-        return { kind: "sqs", queueUrl: resource.ref, queueArn: arn, description: `queue ${logicalId}` };
+        return {
+          kind: "sqs",
+          queueUrl: resource.ref,
+          queueArn: arn,
+          visibilityTimeoutSeconds: Number(resource.attributes[LOCAL_VISIBILITY_ATTRIBUTE] ?? 30),
+          description: `queue ${logicalId}`,
+        };
       }
       if (resource.type === "AWS::Kinesis::Stream" && resource.attributes.Arn === arn) {
         return {
@@ -281,7 +413,12 @@ export class LocalRuntime {
       if (resource.type === "AWS::DynamoDB::Table" && resource.attributes.StreamArn === arn) {
         return {
           kind: "stream",
-          shards: new DynamoDbShardSource(this.clients.dynamodbStreams, arn, this.stack.region),
+          shards: new DynamoDbShardSource(
+            this.clients.dynamodbStreams,
+            arn,
+            this.stack.region,
+            resource.attributes[LOCAL_STREAM_ARN_ATTRIBUTE] ?? arn,
+          ),
           description: `table stream ${logicalId}`,
         };
       }
@@ -296,6 +433,9 @@ export class LocalRuntime {
         return { queueUrl: resource.ref };
       if (resource.type === "AWS::SNS::Topic" && resource.ref === destination)
         return { topicArn: destination };
+      // A queue created by the app but named by ARN through a placeholder-free template.
+      if (resource.type === "AWS::SQS::Queue" && resource.attributes.QueueUrl === destination)
+        return { queueUrl: destination };
     }
     return undefined;
   }

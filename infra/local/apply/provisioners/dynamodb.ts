@@ -7,6 +7,9 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { isTrue, type Provisioner, physicalName } from "../provisioner.js";
 
+/** Not a CloudFormation attribute: the stream ARN the emulator answers to. */
+export const LOCAL_STREAM_ARN_ATTRIBUTE = "Local.StreamArn";
+
 /** AWS::DynamoDB::Table: keys, indexes, billing, stream and TTL. Encryption and PITR are not emulated. */
 export const createTable: Provisioner = async (properties, context) => {
   const name =
@@ -58,11 +61,17 @@ export const createTable: Provisioner = async (properties, context) => {
     stream?.StreamViewType ? `stream ${stream.StreamViewType}` : undefined,
     ttl?.AttributeName ? `TTL on ${ttl.AttributeName} (never expires locally)` : undefined,
   ].filter(Boolean);
+  // DynamoDB Local names its own region (`ddblocal`) in ARNs; outputs and events name the configured one,
+  // and the runner keeps the emulator's stream ARN for its own calls.
+  const inRegion = (arn: string) =>
+    arn.replace(/^arn:aws:dynamodb:ddblocal:/, `arn:aws:dynamodb:${context.region}:`);
   return {
     ref: name,
     attributes: {
-      Arn: Table?.TableArn as string,
-      ...(Table?.LatestStreamArn ? { StreamArn: Table.LatestStreamArn } : {}),
+      Arn: inRegion(Table?.TableArn as string),
+      ...(Table?.LatestStreamArn
+        ? { StreamArn: inRegion(Table.LatestStreamArn), [LOCAL_STREAM_ARN_ATTRIBUTE]: Table.LatestStreamArn }
+        : {}),
     },
     detail: notes.join(", "),
   };

@@ -1,4 +1,5 @@
 import { CreateTopicCommand, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { isTrue, type Provisioner, physicalName } from "../provisioner.js";
 
 /** AWS::SNS::Topic: standard or FIFO, content-based deduplication. KMS and archiving are not emulated. */
@@ -21,15 +22,44 @@ export const createTopic: Provisioner = async (properties, context) => {
   };
 };
 
-/** AWS::SNS::Subscription to an SQS queue: raw delivery, filter policy and scope, redrive policy. */
+/** Not CloudFormation attributes: where a lambda subscription's notifications wait for the runner. */
+export const LOCAL_DELIVERY_QUEUE_URL = "Local.DeliveryQueueUrl";
+export const LOCAL_DELIVERY_QUEUE_ARN = "Local.DeliveryQueueArn";
+export const LOCAL_SUBSCRIBED_FUNCTION = "Local.FunctionArn";
+export const LOCAL_SUBSCRIBED_TOPIC = "Local.TopicArn";
+
+/**
+ * AWS::SNS::Subscription to an SQS queue (raw delivery, filter policy and scope, redrive policy), or to
+ * a Lambda function: then the topic delivers, with the same filter policy, to a local delivery queue
+ * that the runner reads, invoking the function asynchronously with SNS's event as AWS does.
+ */
 export const createSubscription: Provisioner = async (properties, context) => {
-  if (properties.Protocol !== "sqs") {
+  if (properties.Protocol !== "sqs" && properties.Protocol !== "lambda") {
     throw new SkipResource(
-      `protocol ${properties.Protocol} is not emulated; only sqs subscriptions are delivered locally`,
+      `protocol ${properties.Protocol} is not emulated; only sqs and lambda subscriptions are delivered locally`,
     );
   }
+  const toLambda = properties.Protocol === "lambda";
+  let endpoint = String(properties.Endpoint);
+  const delivery: Record<string, string> = {};
+  if (toLambda) {
+    const { QueueUrl } = await context.clients.sqs.send(
+      new CreateQueueCommand({
+        QueueName: physicalName(context.stackName, `${context.logicalId}-lambda`, 80),
+        Attributes: { VisibilityTimeout: "30" },
+      }),
+    );
+    const { Attributes } = await context.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+    );
+    delivery[LOCAL_DELIVERY_QUEUE_URL] = QueueUrl as string;
+    delivery[LOCAL_DELIVERY_QUEUE_ARN] = Attributes?.QueueArn as string;
+    delivery[LOCAL_SUBSCRIBED_FUNCTION] = endpoint;
+    delivery[LOCAL_SUBSCRIBED_TOPIC] = String(properties.TopicArn);
+    endpoint = delivery[LOCAL_DELIVERY_QUEUE_ARN] as string;
+  }
   const attributes: Record<string, string> = {};
-  if (properties.RawMessageDelivery !== undefined)
+  if (properties.RawMessageDelivery !== undefined && !toLambda)
     attributes.RawMessageDelivery = String(isTrue(properties.RawMessageDelivery));
   if (properties.FilterPolicy !== undefined) {
     attributes.FilterPolicy =
@@ -38,7 +68,7 @@ export const createSubscription: Provisioner = async (properties, context) => {
         : JSON.stringify(properties.FilterPolicy);
   }
   if (properties.FilterPolicyScope) attributes.FilterPolicyScope = String(properties.FilterPolicyScope);
-  if (properties.RedrivePolicy !== undefined) {
+  if (properties.RedrivePolicy !== undefined && !toLambda) {
     attributes.RedrivePolicy =
       typeof properties.RedrivePolicy === "string"
         ? properties.RedrivePolicy
@@ -48,20 +78,24 @@ export const createSubscription: Provisioner = async (properties, context) => {
     new SubscribeCommand({
       TopicArn: String(properties.TopicArn),
       Protocol: "sqs",
-      Endpoint: String(properties.Endpoint),
+      Endpoint: endpoint,
       Attributes: attributes,
       ReturnSubscriptionArn: true,
     }),
   );
   const notes = [
-    attributes.RawMessageDelivery === "true" ? "raw delivery" : "SNS envelope",
+    toLambda
+      ? "invoked by the runner"
+      : attributes.RawMessageDelivery === "true"
+        ? "raw delivery"
+        : "SNS envelope",
     attributes.FilterPolicy
       ? `filter ${attributes.FilterPolicyScope === "MessageBody" ? "on body " : ""}${attributes.FilterPolicy}`
       : undefined,
   ].filter(Boolean);
   return {
     ref: SubscriptionArn as string,
-    attributes: {},
+    attributes: delivery,
     detail: `${String(properties.Endpoint).split(":").pop()} ← ${String(properties.TopicArn).split(":").pop()}, ${notes.join(", ")}`,
   };
 };

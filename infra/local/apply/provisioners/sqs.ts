@@ -6,6 +6,11 @@ import {
 } from "@aws-sdk/client-sqs";
 import { isTrue, type Provisioner, physicalName } from "../provisioner.js";
 
+const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
+
+/** Not a CloudFormation attribute: the visibility timeout as applied locally, for the runner's heartbeat. */
+export const LOCAL_VISIBILITY_ATTRIBUTE = "Local.VisibilityTimeout";
+
 /** AWS::SQS::Queue: FIFO, visibility, retention, delay, size and redrive. KMS settings are not emulated. */
 export const createQueue: Provisioner = async (properties, context) => {
   const fifo = isTrue(properties.FifoQueue);
@@ -24,20 +29,23 @@ export const createQueue: Provisioner = async (properties, context) => {
   ]) {
     if (properties[key] !== undefined) attributes[key] = String(properties[key]);
   }
-  if (properties.VisibilityTimeout !== undefined) {
-    const seconds = Number(properties.VisibilityTimeout);
-    // Never below the time a poller may hold a message while it gathers a batch.
-    const cap =
-      context.maxVisibilityTimeoutSeconds === undefined
-        ? undefined
-        : context.maxVisibilityTimeoutSeconds + context.batchingWindowSeconds;
-    attributes.VisibilityTimeout = String(cap !== undefined && seconds > cap ? cap : seconds);
-    notes.push(
-      cap !== undefined && seconds > cap
-        ? `visibility ${cap} s (${seconds} s in AWS)`
-        : `visibility ${seconds} s`,
-    );
-  }
+  // SQS's default when the template sets none is 30 s
+  // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html):
+  // lowered like an explicit one, so that every queue's retries come in seconds.
+  const explicit = properties.VisibilityTimeout !== undefined;
+  const seconds = explicit ? Number(properties.VisibilityTimeout) : DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
+  // Never below the time a poller may hold a message while it gathers a batch.
+  const cap =
+    context.maxVisibilityTimeoutSeconds === undefined
+      ? undefined
+      : context.maxVisibilityTimeoutSeconds + context.batchingWindowSeconds;
+  const applied = cap !== undefined && seconds > cap ? cap : seconds;
+  if (explicit || applied !== seconds) attributes.VisibilityTimeout = String(applied);
+  notes.push(
+    applied !== seconds
+      ? `visibility ${applied} s (${seconds} s in AWS${explicit ? "" : ", the default"})`
+      : `visibility ${seconds} s`,
+  );
   const redrive = properties.RedrivePolicy as
     | { deadLetterTargetArn?: string; maxReceiveCount?: number }
     | string
@@ -68,7 +76,7 @@ export const createQueue: Provisioner = async (properties, context) => {
   const arn = Attributes?.QueueArn as string;
   return {
     ref: url,
-    attributes: { Arn: arn, QueueName: name, QueueUrl: url },
+    attributes: { Arn: arn, QueueName: name, QueueUrl: url, [LOCAL_VISIBILITY_ATTRIBUTE]: String(applied) },
     detail: [fifo ? "FIFO" : "standard", ...notes].join(", "),
   };
 };

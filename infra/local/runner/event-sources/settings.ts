@@ -15,6 +15,8 @@ export interface EventSourceSettings {
   /** -1: never too old. */
   readonly maxRecordAgeSeconds: number;
   readonly parallelizationFactor: number;
+  /** Kinesis/DynamoDB Streams: tumbling window length in seconds (0–900); 0 for none. */
+  readonly tumblingWindowSeconds: number;
   readonly reportBatchItemFailures: boolean;
   readonly onFailure: OnFailureDestination | undefined;
   readonly filters: readonly FilterPattern[];
@@ -44,6 +46,7 @@ export function settingsOf(
     maxRetryAttempts: number(properties.MaximumRetryAttempts, -1),
     maxRecordAgeSeconds: number(properties.MaximumRecordAgeInSeconds, -1),
     parallelizationFactor: number(properties.ParallelizationFactor, 1),
+    tumblingWindowSeconds: number(properties.TumblingWindowInSeconds, 0),
     reportBatchItemFailures: ((properties.FunctionResponseTypes as string[] | undefined) ?? []).includes(
       "ReportBatchItemFailures",
     ),

@@ -26,12 +26,20 @@ export interface ShardRecord {
   readonly lambdaRecord: Record<string, unknown>;
 }
 
+export interface ShardInfo {
+  readonly shardId: string;
+  readonly parentShardId: string | undefined;
+  /** Kinesis: the other parent of a merged shard. */
+  readonly adjacentParentShardId?: string | undefined;
+}
+
 /** A sharded stream as Lambda's pollers see it: Kinesis, or a DynamoDB table's stream. */
 export interface ShardSource {
   readonly arn: string;
   /** The name of the batch-info block in on-failure messages. */
   readonly batchInfoName: "KinesisBatchInfo" | "DDBStreamBatchInfo";
-  listShards(): Promise<string[]>;
+  /** Every shard with its parent (after a reshard, or DynamoDB's rotation of a stream's shards). */
+  listShards(): Promise<ShardInfo[]>;
   iterator(shardId: string, position: ShardPosition): Promise<string | undefined>;
   read(
     shardId: string,
@@ -49,9 +57,13 @@ export class KinesisShardSource implements ShardSource {
     private readonly region: string,
   ) {}
 
-  async listShards(): Promise<string[]> {
+  async listShards(): Promise<ShardInfo[]> {
     const { Shards = [] } = await this.client.send(new ListShardsCommand({ StreamARN: this.arn }));
-    return Shards.map((shard) => shard.ShardId as string);
+    return Shards.map((shard) => ({
+      shardId: shard.ShardId as string,
+      parentShardId: shard.ParentShardId,
+      adjacentParentShardId: shard.AdjacentParentShardId,
+    }));
   }
 
   async iterator(shardId: string, position: ShardPosition): Promise<string | undefined> {
@@ -92,23 +104,35 @@ export class KinesisShardSource implements ShardSource {
 export class DynamoDbShardSource implements ShardSource {
   readonly batchInfoName = "DDBStreamBatchInfo";
 
+  /**
+   * @param arn the stream ARN as the template and the functions see it
+   * @param callArn the ARN the emulator answers to (DynamoDB Local names its own region)
+   */
   constructor(
     private readonly client: DynamoDBStreamsClient,
     readonly arn: string,
     private readonly region: string,
+    private readonly callArn: string = arn,
   ) {}
 
-  async listShards(): Promise<string[]> {
-    const { StreamDescription } = await this.client.send(
-      new DescribeTableStreamCommand({ StreamArn: this.arn }),
-    );
-    return (StreamDescription?.Shards ?? []).map((shard) => shard.ShardId as string);
+  async listShards(): Promise<ShardInfo[]> {
+    const shards: ShardInfo[] = [];
+    let start: string | undefined;
+    do {
+      const { StreamDescription } = await this.client.send(
+        new DescribeTableStreamCommand({ StreamArn: this.callArn, ExclusiveStartShardId: start }),
+      );
+      for (const shard of StreamDescription?.Shards ?? [])
+        shards.push({ shardId: shard.ShardId as string, parentShardId: shard.ParentShardId });
+      start = StreamDescription?.LastEvaluatedShardId;
+    } while (start);
+    return shards;
   }
 
   async iterator(shardId: string, position: ShardPosition): Promise<string | undefined> {
     const { ShardIterator } = await this.client.send(
       new GetTableStreamIteratorCommand({
-        StreamArn: this.arn,
+        StreamArn: this.callArn,
         ShardId: shardId,
         ShardIteratorType: position.type,
         ...("sequenceNumber" in position ? { SequenceNumber: position.sequenceNumber } : {}),

@@ -1,9 +1,11 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
 import { filterView, passesFilters } from "../event-filter.js";
 import type { FunctionHost } from "../function-host.js";
 import { toSqsRecord } from "../lambda-event-shapes.js";
@@ -12,6 +14,8 @@ import { type EventSourceSettings, reportedFailures } from "./settings.js";
 export interface SqsSource {
   readonly queueUrl: string;
   readonly queueArn: string;
+  /** The queue's visibility timeout as applied locally (lowered), in seconds. */
+  readonly visibilityTimeoutSeconds: number;
 }
 
 export interface PollerStats {
@@ -26,7 +30,9 @@ export interface PollerStats {
  * Plays an SQS event source mapping: up to `maxConcurrency` pollers each receive a batch (gathering up to
  * BatchSize within the batching window), invoke the function, and delete what succeeded: everything, or
  * with ReportBatchItemFailures everything but the reported ids. A failed batch is left alone: the queue's
- * visibility timeout brings it back and its redrive policy moves it to the dead-letter queue.
+ * visibility timeout brings it back and its redrive policy moves it to the dead-letter queue. While the
+ * function runs, the batch's visibility is extended (a heartbeat), so that a lowered visibility timeout
+ * never redrives a message that is still being processed: a slow machine gets slower, not lossy.
  */
 export class SqsPoller {
   readonly stats: PollerStats = { received: 0, batches: 0, failed: 0, filteredOut: 0 };
@@ -108,7 +114,7 @@ export class SqsPoller {
     let toDelete = filteredOut;
     if (passing.length > 0) {
       this.stats.batches++;
-      const result = await this.fn.invoke({ Records: passing });
+      const result = await this.whileInvisible(passing, () => this.fn.invoke({ Records: passing }));
       if (!result.ok) {
         this.stats.failed += passing.length;
       } else if (!this.settings.reportBatchItemFailures) {
@@ -125,12 +131,55 @@ export class SqsPoller {
       }
     }
     for (let start = 0; start < toDelete.length; start += 10) {
+      // DeleteMessageBatch takes at most 10 entries
+      // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessageBatch.html).
       await this.sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: this.source.queueUrl,
           Entries: toDelete
             .slice(start, start + 10)
             .map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+        }),
+      );
+    }
+  }
+
+  /**
+   * Runs `work` while keeping the records invisible: every third of the visibility timeout their
+   * visibility is set to a full timeout again. The heartbeat stops when the work ends; what the function
+   * failed becomes visible when that last timeout runs out, as in AWS.
+   */
+  private async whileInvisible<T>(records: readonly SQSRecord[], work: () => Promise<T>): Promise<T> {
+    const seconds = Math.max(1, this.source.visibilityTimeoutSeconds);
+    let beating = true;
+    let beat: Promise<void> = Promise.resolve();
+    const timer = setInterval(
+      () => {
+        if (!beating) return;
+        beat = beat.then(() => this.extendVisibility(records, seconds)).catch(this.onError);
+      },
+      Math.max(200, (seconds * 1000) / 3),
+    );
+    try {
+      return await work();
+    } finally {
+      beating = false;
+      clearInterval(timer);
+      await beat;
+    }
+  }
+
+  private async extendVisibility(records: readonly SQSRecord[], seconds: number): Promise<void> {
+    for (let start = 0; start < records.length; start += 10) {
+      // ChangeMessageVisibilityBatch takes at most 10 entries; a handle already redriven fails alone.
+      await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.source.queueUrl,
+          Entries: records.slice(start, start + 10).map((record, index) => ({
+            Id: String(index),
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: seconds,
+          })),
         }),
       );
     }

@@ -37,6 +37,10 @@ export class StreamPoller {
   };
   private stopped = false;
   private readonly shards = new Map<string, Promise<void>>();
+  /** Shards read to their end (closed): their children may be read. */
+  private readonly drained = new Set<string>();
+  /** Tumbling windows: the open window of each shard and the state the function returned in it. */
+  private readonly windows = new Map<string, { start: number; end: number; state: unknown }>();
   private discovery: NodeJS.Timeout | undefined;
 
   constructor(
@@ -58,13 +62,30 @@ export class StreamPoller {
     await Promise.all(this.shards.values());
   }
 
+  /**
+   * Starts a poller for each shard not polled yet whose parents are drained: Lambda reads a child shard
+   * only after its parent (a reshard, or DynamoDB's rotation of stream shards), so that a key's records
+   * stay in order. A parent that has aged out of the stream no longer holds its child back.
+   */
   private async discoverShards(): Promise<void> {
-    for (const shardId of await this.source.listShards()) {
-      if (!this.shards.has(shardId) && !this.stopped) this.shards.set(shardId, this.pollShard(shardId));
+    const shards = await this.source.listShards();
+    const listed = new Set(shards.map((shard) => shard.shardId));
+    for (const shard of shards) {
+      if (this.shards.has(shard.shardId) || this.stopped) continue;
+      const parents = [shard.parentShardId, shard.adjacentParentShardId].filter(
+        (parent): parent is string => parent !== undefined && listed.has(parent),
+      );
+      if (parents.some((parent) => !this.drained.has(parent))) continue;
+      const poll = this.pollShard(shard.shardId, parents.length > 0).then(() => {
+        this.drained.add(shard.shardId);
+        // Its children may start now, without waiting for the next discovery.
+        if (!this.stopped) void this.discoverShards().catch(this.onError);
+      });
+      this.shards.set(shard.shardId, poll);
     }
   }
 
-  private async pollShard(shardId: string): Promise<void> {
+  private async pollShard(shardId: string, isChild: boolean): Promise<void> {
     let iterator: string | undefined;
     // The last record done: after an error (an emulator restart, an expired iterator) reading resumes there.
     let committed: string | undefined;
@@ -73,7 +94,8 @@ export class StreamPoller {
         shardId,
         committed
           ? { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: committed }
-          : { type: this.settings.startingPosition },
+          : // A child shard is read from its start: its parent was read to its end.
+            { type: isChild ? "TRIM_HORIZON" : this.settings.startingPosition },
       );
     let limit = this.settings.batchSize;
     let attempts = 0;
@@ -85,6 +107,7 @@ export class StreamPoller {
         const { records, next } = await this.readBatch(shardId, iterator, limit);
         if (records.length === 0) {
           iterator = next;
+          await this.closeWindowIfDue(shardId, !next);
           if (!next) return;
           await sleep(IDLE_POLL_MS);
           continue;
@@ -102,7 +125,12 @@ export class StreamPoller {
             : [];
         if (tooOld.length > 0) await this.giveUp(shardId, tooOld, "RecordAgeExceeded", attempts, undefined);
         const batch = passing.filter((record) => !tooOld.includes(record));
-        const outcome = batch.length > 0 ? await this.invoke(batch) : { failedFrom: undefined };
+        const outcome =
+          batch.length === 0
+            ? { failedFrom: undefined }
+            : this.settings.tumblingWindowSeconds > 0
+              ? await this.invokeInWindows(shardId, batch)
+              : await this.invoke(batch);
 
         if (outcome.failedFrom === undefined) {
           committed = records[records.length - 1]?.sequenceNumber ?? committed;
@@ -142,8 +170,14 @@ export class StreamPoller {
         await sleep(Math.min(2_000, 50 * 2 ** Math.min(attempts, 6)));
       } catch (error) {
         if (this.stopped) return;
-        this.onError(error);
         iterator = undefined;
+        // Reading at a position the stream has trimmed: Lambda starts again from the oldest record
+        // there is, without an error (DynamoDB Local answers so for a new stream's first iterator).
+        if ((error as Error).name === "TrimmedDataAccessException" && !committed) {
+          await sleep(IDLE_POLL_MS);
+          continue;
+        }
+        this.onError(error);
         await sleep(1_000);
       }
     }
@@ -189,6 +223,80 @@ export class StreamPoller {
     return failedFrom === undefined
       ? { failedFrom }
       : { failedFrom, ...(functionError ? { functionError } : {}) };
+  }
+
+  /**
+   * Tumbling windows: the batch is cut at window boundaries (by arrival time), each part invoked with
+   * the window and the state returned by the previous invocation in it; when a new window begins, the
+   * old one gets a final invocation (`isFinalInvokeForWindow`) with its state and no records.
+   */
+  private async invokeInWindows(shardId: string, batch: ShardRecord[]): Promise<BatchOutcome> {
+    const size = this.settings.tumblingWindowSeconds * 1000;
+    let offset = 0;
+    while (offset < batch.length) {
+      const first = batch[offset] as ShardRecord;
+      const start = Math.floor(first.arrival.getTime() / size) * size;
+      let endIndex = offset;
+      while (endIndex < batch.length && (batch[endIndex] as ShardRecord).arrival.getTime() < start + size)
+        endIndex++;
+      const part = batch.slice(offset, endIndex);
+      const open = this.windows.get(shardId);
+      if (open && open.start !== start) await this.finalInvoke(shardId, open);
+      const window = this.windows.get(shardId) ?? { start, end: start + size, state: {} };
+      this.windows.set(shardId, window);
+      const outcome = await this.invokeWindow(shardId, part, window, false);
+      if (outcome.failedFrom !== undefined) return { ...outcome, failedFrom: offset + outcome.failedFrom };
+      offset = endIndex;
+    }
+    return { failedFrom: undefined };
+  }
+
+  private async closeWindowIfDue(shardId: string, shardClosed: boolean): Promise<void> {
+    const open = this.windows.get(shardId);
+    if (open && (shardClosed || Date.now() >= open.end)) await this.finalInvoke(shardId, open);
+  }
+
+  private async finalInvoke(
+    shardId: string,
+    window: { start: number; end: number; state: unknown },
+  ): Promise<void> {
+    this.windows.delete(shardId);
+    await this.invokeWindow(shardId, [], window, true);
+  }
+
+  private async invokeWindow(
+    shardId: string,
+    part: ShardRecord[],
+    window: { start: number; end: number; state: unknown },
+    final: boolean,
+  ): Promise<BatchOutcome> {
+    this.stats.batches++;
+    const result = await this.fn.invoke({
+      Records: part.map((record) => record.lambdaRecord),
+      window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
+      state: window.state,
+      shardId,
+      eventSourceARN: this.source.arn,
+      isFinalInvokeForWindow: final,
+      isWindowTerminatedEarly: false,
+    });
+    if (!result.ok) {
+      this.stats.failed += part.length;
+      return {
+        failedFrom: 0,
+        functionError: result.errorType === "Sandbox.Timedout" ? "Timeout" : "Unhandled",
+      };
+    }
+    const response = result.response as { state?: unknown } | undefined;
+    if (!final && response && typeof response === "object" && "state" in response)
+      window.state = response.state ?? {};
+    if (!this.settings.reportBatchItemFailures || final) return { failedFrom: undefined };
+    const failed = reportedFailures(result.response, new Set(part.map((record) => record.sequenceNumber)));
+    if (failed === undefined) return { failedFrom: 0, functionError: "InvalidResponse" };
+    if (failed.length === 0) return { failedFrom: undefined };
+    const first = part.findIndex((record) => failed.includes(record.sequenceNumber));
+    this.stats.failed += part.length - first;
+    return { failedFrom: first };
   }
 
   private async invokeLane(lane: ShardRecord[]): Promise<{ failed?: ShardRecord; functionError?: string }> {
