@@ -7,7 +7,7 @@ import type { StandardSchemaV1 } from "../schema.js";
 import { type DeadLetterSink, SqsDeadLetterSink } from "./dead-letter.js";
 import type { MessageHandler } from "./handler-context.js";
 import { type ConsumerObserver, consumerLogger, PowertoolsObserver } from "./observability.js";
-import type { ProcessingGuard } from "./processing-guard.js";
+import type { ConsumerSource, ProcessingGuard } from "./processing-guard.js";
 
 /** Options every consumer wrapper takes. */
 export interface ConsumerOptions<TMessage> {
@@ -51,8 +51,16 @@ export interface ResolvedConsumer {
 /** Fills in defaults from the environment the constructs set; fails at cold start on what is missing. */
 export function resolveConsumer<TMessage>(
   wrapper: string,
+  source: ConsumerSource,
   options: ConsumerOptions<TMessage>,
 ): ResolvedConsumer {
+  const sources = options.dedup?.sources;
+  if (sources && !sources.includes(source)) {
+    throw new ConfigurationError(
+      `${options.dedup?.name ?? "This dedup guard"} cannot guard ${wrapper}: it supports ${sources.join(", ")} ` +
+        `event sources only. Use dynamoDbDedup() (per-message dedup, any source) for this consumer.`,
+    );
+  }
   const group = options.group ?? process.env[BROKER_ENV.consumerGroup];
   if (!group) {
     throw new ConfigurationError(

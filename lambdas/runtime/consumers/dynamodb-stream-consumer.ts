@@ -36,7 +36,7 @@ type Image = Record<string, AttributeValue>;
 export function dynamoDbStreamConsumer<TItem = Record<string, unknown>>(
   options: DynamoDbStreamConsumerOptions<TItem>,
 ): DynamoDbStreamConsumer {
-  const resolved = resolveConsumer("dynamoDbStreamConsumer", options);
+  const resolved = resolveConsumer("dynamoDbStreamConsumer", "dynamodb-streams", options);
   const ordering = options.ordering ?? "shard";
   const config = {
     ...resolved,

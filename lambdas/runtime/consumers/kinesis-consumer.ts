@@ -32,7 +32,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function kinesisConsumer<TPayload = unknown>(
   options: KinesisConsumerOptions<TPayload>,
 ): KinesisConsumer {
-  const resolved = resolveConsumer("kinesisConsumer", options);
+  const resolved = resolveConsumer("kinesisConsumer", "kinesis", options);
   const ordering = options.ordering ?? "shard";
   const decoding = envelopeDecoding(options, 1_048_576);
   const config = {

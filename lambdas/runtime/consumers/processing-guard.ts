@@ -42,7 +42,17 @@ export interface BatchInfo {
  * Decides which records of a batch run, wraps each run, and records what happened: the seam where
  * exactly-once processing (dedup claims, Kinesis checkpoints, transactions) plugs into every consumer.
  */
+/** The event sources a consumer wrapper reads. */
+export type ConsumerSource = "sqs" | "kinesis" | "dynamodb-streams";
+
 export interface ProcessingGuard {
+  /**
+   * The sources this guard can protect; the wrappers refuse any other at cold start with a
+   * ConfigurationError. @default - every source
+   */
+  readonly sources?: readonly ConsumerSource[];
+  /** What the guard is called in errors, e.g. `kinesisCheckpoints()`. */
+  readonly name?: string;
   /**
    * Also admit and settle records that could not be decoded (poison), as `record:<shard>:<sequence>`
    * with no message: a stream replays them with the records around them, and a guard that remembers
