@@ -18,7 +18,7 @@ export interface EnvelopeDecoding<TPayload> {
 
 /** A wrapper's decoding settings from its options; the size limit defaults to the channel's own maximum. */
 export function envelopeDecoding<TPayload>(
-  options: EnvelopeConsumerOptions<TPayload>,
+  options: Pick<EnvelopeConsumerOptions<TPayload>, "maxBodyBytes" | "format" | "schema">,
   channelMaxBodyBytes: number,
 ): EnvelopeDecoding<TPayload> {
   return {

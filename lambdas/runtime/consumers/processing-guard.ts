@@ -1,4 +1,5 @@
 import type { Context } from "aws-lambda";
+import type { Transaction } from "../dedup/transaction.js";
 import type { PoisonReason } from "../errors.js";
 import type { HandlerContext } from "./handler-context.js";
 
@@ -45,7 +46,11 @@ export interface BatchInfo {
 /** The event sources a consumer wrapper reads. */
 export type ConsumerSource = "sqs" | "kinesis" | "dynamodb-streams";
 
-export interface ProcessingGuard {
+/**
+ * `TTransaction` is what handlers find in `context.transaction`: `Transaction` for a transactional guard,
+ * `undefined` for the others.
+ */
+export interface ProcessingGuard<TTransaction extends Transaction | undefined = Transaction | undefined> {
   /**
    * The sources this guard can protect; the wrappers refuse any other at cold start with a
    * ConfigurationError. @default - every source
@@ -65,7 +70,7 @@ export interface ProcessingGuard {
   run(
     record: GuardedRecord,
     admission: Admission & { kind: "run" },
-    invoke: (extras: Pick<HandlerContext, "transaction">) => Promise<void>,
+    invoke: (extras: Pick<HandlerContext<TTransaction>, "transaction">) => Promise<void>,
   ): Promise<void>;
   /** Once per batch, after every handler: complete the processed, release the rest. Must not throw. */
   settle(

@@ -1,12 +1,17 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { BROKER_ENV, MESSAGE_ATTRIBUTES } from "../constants.js";
+import type { Transaction } from "../dedup/transaction.js";
 import type { MessageEnvelope } from "../envelope.js";
 import { type BatchHandler, batchHandler } from "./batch-engine.js";
 import { type EnvelopeConsumerOptions, positiveInteger, resolveConsumer } from "./consumer-options.js";
 import { decodeEnvelope, envelopeDecoding } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
+import type { MessageHandler } from "./handler-context.js";
 
-export interface SqsConsumerOptions<TPayload> extends EnvelopeConsumerOptions<TPayload> {
+export interface SqsConsumerOptions<
+  TPayload,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+> extends EnvelopeConsumerOptions<TPayload, TTransaction> {
   /** Messages (standard queue) or message groups (FIFO queue) processed at once. @default 10 */
   readonly concurrency?: number;
   /**
@@ -33,12 +38,15 @@ export type SqsConsumer = BatchHandler<SQSEvent, SQSBatchResponse>;
  * });
  * ```
  */
-export function sqsConsumer<TPayload = unknown>(options: SqsConsumerOptions<TPayload>): SqsConsumer {
+export function sqsConsumer<
+  TPayload = unknown,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+>(options: SqsConsumerOptions<TPayload, TTransaction>): SqsConsumer {
   const resolved = resolveConsumer("sqsConsumer", "sqs", options);
   const decoding = envelopeDecoding(options, 262_144);
   const config = {
     ...resolved,
-    handler: options.handler,
+    handler: options.handler as unknown as MessageHandler<MessageEnvelope<TPayload>>,
     concurrency: options.concurrency ?? 10,
     maxAttempts:
       options.maxReceiveCount ??

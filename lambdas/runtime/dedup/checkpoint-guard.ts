@@ -45,11 +45,11 @@ interface ShardClaim {
  * Needs ParallelizationFactor 1: with several batches of one shard in flight, a per-shard checkpoint
  * cannot tell what each has done. Use `dynamoDbDedup` for groups that need more.
  */
-export function kinesisCheckpoints(options: CheckpointOptions = {}): ProcessingGuard {
+export function kinesisCheckpoints(options: CheckpointOptions = {}): ProcessingGuard<undefined> {
   return new CheckpointGuard(options);
 }
 
-class CheckpointGuard implements ProcessingGuard {
+class CheckpointGuard implements ProcessingGuard<undefined> {
   readonly followsUndecodable = true;
   /** DynamoDB Streams events carry no shard id, so a per-shard checkpoint cannot be kept for them. */
   readonly sources = ["kinesis"] as const;

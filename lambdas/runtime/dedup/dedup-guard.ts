@@ -15,7 +15,7 @@ import {
   resolveStore,
   retentionSeconds,
 } from "./guard-options.js";
-import { TransactionBuilder } from "./transaction.js";
+import { type Transaction, TransactionBuilder } from "./transaction.js";
 
 export interface DedupOptions extends GuardStoreOptions {
   /**
@@ -59,7 +59,14 @@ const MAX_WAIT_ROUNDS = 8;
  * export const handler = sqsConsumer({ dedup: dynamoDbDedup(), handler: async (message) => { … } });
  * ```
  */
-export function dynamoDbDedup(options: DedupOptions = {}): ProcessingGuard {
+export function dynamoDbDedup(
+  options: DedupOptions & { readonly mode: "transactional" },
+): ProcessingGuard<Transaction>;
+export function dynamoDbDedup(
+  options?: DedupOptions & { readonly mode?: "plain" },
+): ProcessingGuard<undefined>;
+export function dynamoDbDedup(options?: DedupOptions): ProcessingGuard<Transaction | undefined>;
+export function dynamoDbDedup(options: DedupOptions = {}): ProcessingGuard<Transaction | undefined> {
   return new DedupGuard(options);
 }
 
