@@ -3,6 +3,7 @@
  * random fault schedules. `npm test` runs a few hundred seeded cases; `npm run fuzz` (FUZZ_RUNS) many more.
  * A failing case shrinks to a small schedule and prints its seed.
  */
+import type { TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { BatchResult } from "../../lambdas/runtime/consumers/batch-engine.js";
@@ -10,7 +11,7 @@ import { kinesisConsumer } from "../../lambdas/runtime/consumers/kinesis-consume
 import { sqsConsumer } from "../../lambdas/runtime/consumers/sqs-consumer.js";
 import { kinesisCheckpoints } from "../../lambdas/runtime/dedup/checkpoint-guard.js";
 import { dynamoDbDedup } from "../../lambdas/runtime/dedup/dedup-guard.js";
-import type { Checkpoint } from "../../lambdas/runtime/dedup/dedup-store.js";
+import type { Checkpoint, CompletionRequest } from "../../lambdas/runtime/dedup/dedup-store.js";
 import { InMemoryDedupStore } from "../../lambdas/runtime/dedup/memory-dedup-store.js";
 import { createEnvelope, type MessageEnvelope } from "../../lambdas/runtime/envelope.js";
 import { FakeClock } from "../support/fake-clock.js";
@@ -119,8 +120,8 @@ describe("Kinesis shard, through the model of Lambda's stream event source", () 
         };
         if (spec.mode === "transactional") {
           const commit = store.commit.bind(store);
-          store.commit = async (completion, writes, now) => {
-            await commit(completion, writes, now);
+          store.commit = async (completion: CompletionRequest, writes: readonly TransactWriteItem[]) => {
+            await commit(completion, writes);
             const id = completion.key.slice("ledger#".length);
             const fault = faults.get(id);
             if (fault && fault.crash > 0) {
