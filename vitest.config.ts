@@ -12,7 +12,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/unit/**/*.test.ts", "test/infra/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/infra/**/*.test.ts", "test/property/**/*.test.ts"],
           testTimeout: 60_000,
         },
       },

@@ -64,6 +64,8 @@ export const CONSUMER_METRICS = {
   failed: "MessagesFailed",
   poison: "MessagesDeadLettered",
   duplicates: "DuplicatesSkipped",
+  /** Returned for redelivery without running: in flight elsewhere (an in-flight duplicate), not failed. */
+  heldBack: "MessagesHeldBack",
   payloadMismatches: "PayloadMismatches",
   duration: "BatchDuration",
 } as const;

@@ -21,6 +21,8 @@ export const POISON_REASONS = {
   rejectedByHandler: "rejected-by-handler",
   payloadMismatch: "payload-mismatch",
   retriesExhausted: "retries-exhausted",
+  /** The outbox relay's destination refused the message for good (too large, a sender fault). */
+  rejectedByDestination: "rejected-by-destination",
 } as const;
 export type PoisonReason = (typeof POISON_REASONS)[keyof typeof POISON_REASONS];
 

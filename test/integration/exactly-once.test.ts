@@ -319,7 +319,55 @@ describe("kinesisCheckpoints on DynamoDB", () => {
     expect(await store.commitCheckpoint(key, "stale", { sequenceNumber: "100", recentIds: [] })).toBe(false);
 
     const lease = await store.acquireCheckpoint(key, "next", now + 60_000, now + 3_000);
-    expect(lease).toEqual({ outcome: "acquired", checkpoint: { sequenceNumber: "200", recentIds: ["x"] } });
+    expect(lease).toEqual({
+      outcome: "acquired",
+      checkpoint: { sequenceNumber: "200", recentIds: ["x"], pastIds: [] },
+    });
+  });
+
+  it("with ordering by key, runs 1 failing record and 1,499 others exactly once across Lambda's retry, in a small item", async () => {
+    const { tableName } = await createDedupTable(cleanup, "eo-past");
+    const client = new DynamoDBClient({});
+    const ran: string[] = [];
+    let failing = true;
+    const handler = kinesisConsumer({
+      group: "ledger",
+      ordering: "key",
+      observer: new RecordingObserver(),
+      dedup: kinesisCheckpoints({ tableName, client }),
+      handler: (message: MessageEnvelope) => {
+        if (message.id === "fail" && failing) throw new Error("cannot post");
+        ran.push(message.id);
+      },
+    });
+    const batch = [
+      kinesisRecord({
+        sequenceNumber: "1",
+        partitionKey: "k-fail",
+        data: envelopeBody({ id: "fail", key: "k-fail" }),
+      }),
+      ...Array.from({ length: 1_499 }, (_, index) =>
+        kinesisRecord({
+          sequenceNumber: String(index + 2),
+          partitionKey: `k${index % 50}`,
+          data: envelopeBody({ id: `m${index}`, key: `k${index % 50}` }),
+        }),
+      ),
+    ];
+    expect((await handler(kinesisEvent(...batch))).batchItemFailures).toEqual([{ itemIdentifier: "1" }]);
+    failing = false;
+    expect((await handler(kinesisEvent(...batch))).batchItemFailures).toEqual([]);
+
+    expect(ran).toHaveLength(1_500);
+    expect(new Set(ran).size).toBe(1_500);
+    const { Item } = await client.send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { [DEDUP_TABLE.partitionKey]: { S: "checkpoint#ledger#shardId-000000000000" } },
+      }),
+    );
+    expect(Item?.sequenceNumber?.S).toBe("1500");
+    expect(Item?.pastIds?.S).toBe("");
   });
 });
 

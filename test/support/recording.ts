@@ -15,12 +15,16 @@ export class RecordingDeadLetters implements DeadLetterSink {
 /** An observer that keeps what it is told. */
 export class RecordingObserver implements ConsumerObserver {
   readonly failures: string[] = [];
+  readonly heldBack: string[] = [];
   readonly deadLetters: string[] = [];
   readonly deadLetterFailures: string[] = [];
   readonly batches: BatchSummary[] = [];
 
   recordFailed(event: { sourceRecordId: string }): void {
     this.failures.push(event.sourceRecordId);
+  }
+  recordHeldBack(event: { sourceRecordId: string }): void {
+    this.heldBack.push(event.sourceRecordId);
   }
   recordDeadLettered(event: { sourceRecordId: string }): void {
     this.deadLetters.push(event.sourceRecordId);

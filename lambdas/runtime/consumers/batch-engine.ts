@@ -36,6 +36,8 @@ export type RecordOutcome =
   | { readonly kind: "skipped"; readonly reason: string }
   | { readonly kind: "dead-lettered"; readonly reason: PoisonReason }
   | { readonly kind: "failed"; readonly error: string }
+  /** In flight elsewhere (the guard said retry later): returned for redelivery, but not a failure. */
+  | { readonly kind: "held-back"; readonly reason: string }
   | { readonly kind: "not-run"; readonly blockedBy: string };
 
 export interface BatchResult {
@@ -128,7 +130,18 @@ export async function processBatch<TMessage>(
     if (admission.kind === "skip") return { kind: "skipped", reason: admission.reason };
     let failure: unknown;
     if (admission.kind === "retry-later") {
-      failure = admission.reason;
+      if (isFinalAttempt(record)) {
+        failure = admission.reason;
+      } else {
+        config.observer.recordHeldBack?.({
+          group: config.group,
+          sourceRecordId: record.itemIdentifier,
+          messageId: content.messageId,
+          attempt: record.attempt,
+          reason: admission.reason,
+        });
+        return { kind: "held-back", reason: admission.reason };
+      }
     } else if (!content.ok) {
       return deadLetter(index, content.reason, content.detail);
     } else if (admission.kind === "poison") {
@@ -176,7 +189,8 @@ export async function processBatch<TMessage>(
       const record = records[index] as EngineRecord<TMessage>;
       if (blockedBy === undefined) {
         outcomes[index] = await processOne(index);
-        if (outcomes[index]?.kind === "failed") blockedBy = record.itemIdentifier;
+        const kind = outcomes[index]?.kind;
+        if (kind === "failed" || kind === "held-back") blockedBy = record.itemIdentifier;
       } else if (isFinalAttempt(record)) {
         outcomes[index] = await deadLetter(
           index,
@@ -246,13 +260,23 @@ function toGuardedUndecodable(record: EngineRecord<unknown>): GuardedRecord {
   };
 }
 
-/** Index lists, one per lane, in record order; a record without a lane is a lane of its own. */
+/**
+ * Index lists, one per lane, in record order; a record without a lane is a lane of its own. Independent
+ * records with a fairness key start round-robin across keys (first of each key, then second, …).
+ */
 function lanesOf(records: readonly EngineRecord<unknown>[]): number[][] {
   const lanes: number[][] = [];
   const byName = new Map<string, number[]>();
+  const byFairness = new Map<string, number[][]>();
   records.forEach((record, index) => {
     if (record.lane === undefined) {
-      lanes.push([index]);
+      if (record.fairnessKey === undefined) {
+        lanes.push([index]);
+        return;
+      }
+      const queue = byFairness.get(record.fairnessKey);
+      if (queue) queue.push([index]);
+      else byFairness.set(record.fairnessKey, [[index]]);
       return;
     }
     let lane = byName.get(record.lane);
@@ -263,6 +287,13 @@ function lanesOf(records: readonly EngineRecord<unknown>[]): number[][] {
     }
     lane.push(index);
   });
+  const queues = [...byFairness.values()];
+  for (let round = 0; queues.some((queue) => round < queue.length); round++) {
+    for (const queue of queues) {
+      const lane = queue[round];
+      if (lane) lanes.push(lane);
+    }
+  }
   return lanes;
 }
 
@@ -274,6 +305,7 @@ function settledOutcome(outcome: RecordOutcome): SettledOutcome {
     case "dead-lettered":
       return "dead-lettered";
     case "failed":
+    case "held-back":
       return "failed";
     case "not-run":
       return "not-run";
@@ -294,8 +326,9 @@ function finish<TMessage>(
     if (outcome.kind === "dead-lettered")
       deadLetterReasons[outcome.reason] = (deadLetterReasons[outcome.reason] ?? 0) + 1;
   }
+  const redelivered = new Set<RecordOutcome["kind"]>(["failed", "not-run", "held-back"]);
   const batchItemFailures = records
-    .filter((_, index) => outcomes[index]?.kind === "failed" || outcomes[index]?.kind === "not-run")
+    .filter((_, index) => redelivered.has((outcomes[index] as RecordOutcome).kind))
     .map((record) => ({ itemIdentifier: record.itemIdentifier }));
   const summary: BatchSummary = {
     group: config.group,
@@ -303,7 +336,8 @@ function finish<TMessage>(
     received: records.length,
     processed: count("processed"),
     skipped: count("skipped"),
-    failed: batchItemFailures.length,
+    failed: count("failed") + count("not-run"),
+    heldBack: count("held-back"),
     deadLettered: count("dead-lettered"),
     deadLetterReasons,
     payloadMismatches: admissions.filter((admission) => admission?.payloadMismatch).length,

@@ -1,17 +1,21 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { BROKER_ENV } from "../constants.js";
+import type { Transaction } from "../dedup/transaction.js";
 import type { MessageEnvelope } from "../envelope.js";
 import { ConfigurationError } from "../errors.js";
 import type { StandardSchemaV1 } from "../schema.js";
 import { type DeadLetterSink, SqsDeadLetterSink } from "./dead-letter.js";
 import type { MessageHandler } from "./handler-context.js";
 import { type ConsumerObserver, consumerLogger, PowertoolsObserver } from "./observability.js";
-import type { ProcessingGuard } from "./processing-guard.js";
+import type { ConsumerSource, ProcessingGuard } from "./processing-guard.js";
 
 /** Options every consumer wrapper takes. */
-export interface ConsumerOptions<TMessage> {
-  readonly handler: MessageHandler<TMessage>;
+export interface ConsumerOptions<
+  TMessage,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+> {
+  readonly handler: MessageHandler<TMessage, TTransaction>;
   /** The consumer group this function serves. @default - the BROKER_CONSUMER_GROUP environment variable */
   readonly group?: string;
   /**
@@ -23,7 +27,7 @@ export interface ConsumerOptions<TMessage> {
   /** Replaces the SQS dead-letter queue (tests, other destinations). */
   readonly deadLetterSink?: DeadLetterSink;
   /** Exactly-once processing: a dedup guard from `dynamoDbDedup` (or your own ProcessingGuard). */
-  readonly dedup?: ProcessingGuard;
+  readonly dedup?: ProcessingGuard<TTransaction>;
   /** @default - Powertools Logger lines and EMF metrics */
   readonly observer?: ConsumerObserver;
   /** For the dead-letter queue. @default - a client from the standard environment */
@@ -31,7 +35,10 @@ export interface ConsumerOptions<TMessage> {
 }
 
 /** Options of the wrappers whose records carry message envelopes (SQS, Kinesis). */
-export interface EnvelopeConsumerOptions<TPayload> extends ConsumerOptions<MessageEnvelope<TPayload>> {
+export interface EnvelopeConsumerOptions<
+  TPayload,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+> extends ConsumerOptions<MessageEnvelope<TPayload>, TTransaction> {
   /** Validates each payload (zod, valibot, … any Standard Schema); a mismatch is poison. */
   readonly schema?: StandardSchemaV1<unknown, TPayload>;
   /** `envelope` (what this library's producers write) or `json` (any JSON payload). @default "envelope" */
@@ -49,10 +56,18 @@ export interface ResolvedConsumer {
 }
 
 /** Fills in defaults from the environment the constructs set; fails at cold start on what is missing. */
-export function resolveConsumer<TMessage>(
+export function resolveConsumer<TMessage, TTransaction extends Transaction | undefined>(
   wrapper: string,
-  options: ConsumerOptions<TMessage>,
+  source: ConsumerSource,
+  options: ConsumerOptions<TMessage, TTransaction>,
 ): ResolvedConsumer {
+  const sources = options.dedup?.sources;
+  if (sources && !sources.includes(source)) {
+    throw new ConfigurationError(
+      `${options.dedup?.name ?? "This dedup guard"} cannot guard ${wrapper}: it supports ${sources.join(", ")} ` +
+        `event sources only. Use dynamoDbDedup() (per-message dedup, any source) for this consumer.`,
+    );
+  }
   const group = options.group ?? process.env[BROKER_ENV.consumerGroup];
   if (!group) {
     throw new ConfigurationError(
@@ -65,7 +80,7 @@ export function resolveConsumer<TMessage>(
     group,
     deadLetter:
       options.deadLetterSink ?? (queueUrl ? new SqsDeadLetterSink(queueUrl, options.sqsClient) : undefined),
-    guard: options.dedup,
+    guard: options.dedup as ProcessingGuard | undefined,
     observer: options.observer ?? new PowertoolsObserver(group),
     logger: consumerLogger(group),
   };

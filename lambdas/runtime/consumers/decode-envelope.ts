@@ -18,7 +18,7 @@ export interface EnvelopeDecoding<TPayload> {
 
 /** A wrapper's decoding settings from its options; the size limit defaults to the channel's own maximum. */
 export function envelopeDecoding<TPayload>(
-  options: EnvelopeConsumerOptions<TPayload>,
+  options: Pick<EnvelopeConsumerOptions<TPayload>, "maxBodyBytes" | "format" | "schema">,
   channelMaxBodyBytes: number,
 ): EnvelopeDecoding<TPayload> {
   return {
@@ -59,8 +59,11 @@ export async function decodeEnvelope<TPayload>(
     return poison(POISON_REASONS.notJson, (error as Error).message);
   }
   let type = fallback.type;
+  let id = fallback.id;
   if (isSnsNotification(parsed)) {
     type = parsed.MessageAttributes?.[MESSAGE_ATTRIBUTES.type]?.Value ?? type;
+    // SNS may deliver one notification twice, as two SQS messages: its MessageId is what they share.
+    if (typeof parsed.MessageId === "string" && parsed.MessageId) id = parsed.MessageId;
     try {
       parsed = JSON.parse(parsed.Message);
     } catch (error) {
@@ -71,7 +74,7 @@ export async function decodeEnvelope<TPayload>(
   let envelope: MessageEnvelope;
   if (decoding.format === "json") {
     envelope = {
-      id: fallback.id,
+      id,
       type: type ?? "unknown",
       occurredAt: fallback.occurredAt,
       payload: parsed,
@@ -113,6 +116,7 @@ function poison(reason: PoisonReason, detail: string, messageId?: string): Decod
 
 interface SnsNotification {
   readonly Type: "Notification";
+  readonly MessageId?: string;
   readonly Message: string;
   readonly TopicArn: string;
   readonly MessageAttributes?: Record<string, { Type: string; Value: string }>;

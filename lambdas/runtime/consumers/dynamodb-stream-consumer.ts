@@ -1,10 +1,12 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import type { Transaction } from "../dedup/transaction.js";
 import { type BatchHandler, batchHandler } from "./batch-engine.js";
 import { type ConsumerOptions, resolveConsumer } from "./consumer-options.js";
 import { fingerprintOf } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
+import type { MessageHandler } from "./handler-context.js";
 
 /** One item-level change, with its images unmarshalled to plain objects. */
 export interface StreamChange<TItem = Record<string, unknown>> {
@@ -18,7 +20,10 @@ export interface StreamChange<TItem = Record<string, unknown>> {
   readonly approximateCreationTime?: number;
 }
 
-export interface DynamoDbStreamConsumerOptions<TItem> extends ConsumerOptions<StreamChange<TItem>> {
+export interface DynamoDbStreamConsumerOptions<
+  TItem,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+> extends ConsumerOptions<StreamChange<TItem>, TTransaction> {
   /** As for Kinesis: `shard` stops the batch at the first failure; `key` stops only that item's key. @default "shard" */
   readonly ordering?: "shard" | "key";
   /** Keys processed at once with `ordering: "key"`. @default 10 */
@@ -33,14 +38,15 @@ type Image = Record<string, AttributeValue>;
  * A Lambda handler for a DynamoDB Streams event source with ReportBatchItemFailures, with the same
  * in-order, stop-at-first-failure semantics as the Kinesis wrapper. The outbox relay is built on it.
  */
-export function dynamoDbStreamConsumer<TItem = Record<string, unknown>>(
-  options: DynamoDbStreamConsumerOptions<TItem>,
-): DynamoDbStreamConsumer {
-  const resolved = resolveConsumer("dynamoDbStreamConsumer", options);
+export function dynamoDbStreamConsumer<
+  TItem = Record<string, unknown>,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+>(options: DynamoDbStreamConsumerOptions<TItem, TTransaction>): DynamoDbStreamConsumer {
+  const resolved = resolveConsumer("dynamoDbStreamConsumer", "dynamodb-streams", options);
   const ordering = options.ordering ?? "shard";
   const config = {
     ...resolved,
-    handler: options.handler,
+    handler: options.handler as unknown as MessageHandler<StreamChange<TItem>>,
     concurrency: options.concurrency ?? 10,
     maxAttempts: undefined,
   };

@@ -22,6 +22,11 @@ export interface EngineRecord<TMessage> {
   readonly itemIdentifier: string;
   /** Records of one lane run one at a time, in order; undefined: the record is independent. */
   readonly lane: string | undefined;
+  /**
+   * Independent records (no lane) sharing a fairness key are started round-robin with those of other keys:
+   * the tenant of an SQS fair queue.
+   */
+  readonly fairnessKey?: string;
   /** 1-based delivery attempt, where the source says (SQS). */
   readonly attempt: number | undefined;
   readonly source: string;

@@ -3,7 +3,7 @@ import type { Context } from "aws-lambda";
 import type { Transaction } from "../dedup/transaction.js";
 
 /** What a handler gets besides its message. */
-export interface HandlerContext {
+export interface HandlerContext<TTransaction extends Transaction | undefined = Transaction | undefined> {
   /** The consumer group being served. */
   readonly group: string;
   /** 1 on first delivery (SQS ApproximateReceiveCount); undefined where the source does not say. */
@@ -15,9 +15,13 @@ export interface HandlerContext {
   readonly logger: Logger;
   /**
    * In transactional dedup mode: add DynamoDB writes and outgoing messages here, and they commit in one
-   * DynamoDB transaction with the record's completion. Undefined otherwise.
+   * DynamoDB transaction with the record's completion. Undefined otherwise. Typed by the guard: with
+   * `dynamoDbDedup({ mode: "transactional" })` it is a `Transaction`, never undefined.
    */
-  readonly transaction: Transaction | undefined;
+  readonly transaction: TTransaction;
 }
 
-export type MessageHandler<TMessage> = (message: TMessage, context: HandlerContext) => Promise<void> | void;
+export type MessageHandler<
+  TMessage,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+> = (message: TMessage, context: HandlerContext<TTransaction>) => Promise<void> | void;

@@ -1,12 +1,17 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import type { Transaction } from "../dedup/transaction.js";
 import type { MessageEnvelope } from "../envelope.js";
 import { POISON_REASONS } from "../errors.js";
 import { type BatchHandler, batchHandler } from "./batch-engine.js";
 import { type EnvelopeConsumerOptions, resolveConsumer } from "./consumer-options.js";
 import { decodeEnvelope, envelopeDecoding } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
+import type { MessageHandler } from "./handler-context.js";
 
-export interface KinesisConsumerOptions<TPayload> extends EnvelopeConsumerOptions<TPayload> {
+export interface KinesisConsumerOptions<
+  TPayload,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+> extends EnvelopeConsumerOptions<TPayload, TTransaction> {
   /**
    * `shard`: the batch runs in shard order and stops at the first failure; Lambda resumes from it.
    * `key`: each partition key runs in order and only the failed key stops; other keys finish the batch.
@@ -29,15 +34,16 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * are reported, so Lambda checkpoints before them and nothing after runs out of order. Poison goes to the
  * group's on-failure queue with its reason and the stream flows on.
  */
-export function kinesisConsumer<TPayload = unknown>(
-  options: KinesisConsumerOptions<TPayload>,
-): KinesisConsumer {
-  const resolved = resolveConsumer("kinesisConsumer", options);
+export function kinesisConsumer<
+  TPayload = unknown,
+  TTransaction extends Transaction | undefined = Transaction | undefined,
+>(options: KinesisConsumerOptions<TPayload, TTransaction>): KinesisConsumer {
+  const resolved = resolveConsumer("kinesisConsumer", "kinesis", options);
   const ordering = options.ordering ?? "shard";
   const decoding = envelopeDecoding(options, 1_048_576);
   const config = {
     ...resolved,
-    handler: options.handler,
+    handler: options.handler as unknown as MessageHandler<MessageEnvelope<TPayload>>,
     concurrency: options.concurrency ?? 10,
     maxAttempts: undefined,
   };

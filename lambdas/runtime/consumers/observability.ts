@@ -11,8 +11,13 @@ export interface BatchSummary {
   readonly processed: number;
   /** Acknowledged without running: duplicates, already-checkpointed records. */
   readonly skipped: number;
-  /** Reported back for redelivery: failed, waiting behind a failure, or claimed elsewhere. */
+  /** Reported back for redelivery because they failed or wait behind a failure of their lane. */
   readonly failed: number;
+  /**
+   * Reported back for redelivery without running, though nothing failed: in flight elsewhere (an in-flight
+   * duplicate, a shard another worker holds). Not counted in `failed`.
+   */
+  readonly heldBack: number;
   readonly deadLettered: number;
   readonly deadLetterReasons: Readonly<Partial<Record<PoisonReason, number>>>;
   /** Message ids seen again with different content. */
@@ -30,6 +35,8 @@ export interface RecordEvent {
 /** Where the consumer wrappers report; the default logs with Powertools Logger and emits EMF metrics. */
 export interface ConsumerObserver {
   recordFailed(event: RecordEvent & { readonly error: unknown }): void;
+  /** The record was returned for redelivery without running: it is in flight elsewhere. Not a failure. */
+  recordHeldBack?(event: RecordEvent & { readonly reason: string }): void;
   recordDeadLettered(event: RecordEvent & { readonly reason: PoisonReason; readonly detail: string }): void;
   /** The record could not be dead-lettered either; it is reported failed so that it is not lost. */
   deadLetterFailed(event: RecordEvent & { readonly reason: PoisonReason; readonly error: unknown }): void;
@@ -70,6 +77,10 @@ export class PowertoolsObserver implements ConsumerObserver {
     this.logger.warn("message failed; it will be redelivered", { ...event, error: describeError(error) });
   }
 
+  recordHeldBack(event: RecordEvent & { reason: string }): void {
+    this.logger.info("message held back: in flight elsewhere; it will be redelivered", { ...event });
+  }
+
   recordDeadLettered(event: RecordEvent & { reason: PoisonReason; detail: string }): void {
     this.logger.error("message dead-lettered", { ...event });
   }
@@ -87,6 +98,8 @@ export class PowertoolsObserver implements ConsumerObserver {
     this.metrics.addMetric(CONSUMER_METRICS.failed, MetricUnit.Count, summary.failed);
     this.metrics.addMetric(CONSUMER_METRICS.poison, MetricUnit.Count, summary.deadLettered);
     this.metrics.addMetric(CONSUMER_METRICS.duplicates, MetricUnit.Count, summary.skipped);
+    if (summary.heldBack > 0)
+      this.metrics.addMetric(CONSUMER_METRICS.heldBack, MetricUnit.Count, summary.heldBack);
     if (summary.payloadMismatches > 0) {
       this.logger.warn("message ids were seen again with different content", {
         count: summary.payloadMismatches,

@@ -1,4 +1,5 @@
 import type { Context } from "aws-lambda";
+import type { Transaction } from "../dedup/transaction.js";
 import type { PoisonReason } from "../errors.js";
 import type { HandlerContext } from "./handler-context.js";
 
@@ -42,7 +43,21 @@ export interface BatchInfo {
  * Decides which records of a batch run, wraps each run, and records what happened: the seam where
  * exactly-once processing (dedup claims, Kinesis checkpoints, transactions) plugs into every consumer.
  */
-export interface ProcessingGuard {
+/** The event sources a consumer wrapper reads. */
+export type ConsumerSource = "sqs" | "kinesis" | "dynamodb-streams";
+
+/**
+ * `TTransaction` is what handlers find in `context.transaction`: `Transaction` for a transactional guard,
+ * `undefined` for the others.
+ */
+export interface ProcessingGuard<TTransaction extends Transaction | undefined = Transaction | undefined> {
+  /**
+   * The sources this guard can protect; the wrappers refuse any other at cold start with a
+   * ConfigurationError. @default - every source
+   */
+  readonly sources?: readonly ConsumerSource[];
+  /** What the guard is called in errors, e.g. `kinesisCheckpoints()`. */
+  readonly name?: string;
   /**
    * Also admit and settle records that could not be decoded (poison), as `record:<shard>:<sequence>`
    * with no message: a stream replays them with the records around them, and a guard that remembers
@@ -55,7 +70,7 @@ export interface ProcessingGuard {
   run(
     record: GuardedRecord,
     admission: Admission & { kind: "run" },
-    invoke: (extras: Pick<HandlerContext, "transaction">) => Promise<void>,
+    invoke: (extras: Pick<HandlerContext<TTransaction>, "transaction">) => Promise<void>,
   ): Promise<void>;
   /** Once per batch, after every handler: complete the processed, release the rest. Must not throw. */
   settle(

@@ -9,7 +9,7 @@ import type {
   ProcessingGuard,
   SettledOutcome,
 } from "../consumers/processing-guard.js";
-import { ConfigurationError } from "../errors.js";
+import { ConfigurationError, POISON_REASONS } from "../errors.js";
 import type { Checkpoint } from "./dedup-store.js";
 import { type GuardStoreOptions, type ResolvedStore, resolveStore } from "./guard-options.js";
 
@@ -17,11 +17,16 @@ export interface CheckpointOptions extends GuardStoreOptions {
   /**
    * Message ids remembered per shard, to recognise producer retries (which Kinesis stores as new records
    * with new sequence numbers): a duplicate is caught while fewer than this many records of its shard
-   * came between it and the original. Kept as 11-character hashes in the checkpoint item (~12 bytes each).
-   * @default 1000
+   * came between it and the original. Kept as 11-character hashes in the checkpoint item (~12 bytes each),
+   * which every batch writes twice: 100 keep it near 1 KB. (Lambda's own retries and replays are caught
+   * by the checkpoint and the ids finished past it, whatever this window.)
+   * @default 100
    */
   readonly windowSize?: number;
 }
+
+/** Bounds the waits for a held lease, should the clock not move. */
+const MAX_WAIT_ROUNDS = 8;
 
 /** A shard's lease and checkpoint for one batch; the admissions of its records point to it. */
 interface ShardClaim {
@@ -40,12 +45,15 @@ interface ShardClaim {
  * Needs ParallelizationFactor 1: with several batches of one shard in flight, a per-shard checkpoint
  * cannot tell what each has done. Use `dynamoDbDedup` for groups that need more.
  */
-export function kinesisCheckpoints(options: CheckpointOptions = {}): ProcessingGuard {
+export function kinesisCheckpoints(options: CheckpointOptions = {}): ProcessingGuard<undefined> {
   return new CheckpointGuard(options);
 }
 
-class CheckpointGuard implements ProcessingGuard {
+class CheckpointGuard implements ProcessingGuard<undefined> {
   readonly followsUndecodable = true;
+  /** DynamoDB Streams events carry no shard id, so a per-shard checkpoint cannot be kept for them. */
+  readonly sources = ["kinesis"] as const;
+  readonly name = "kinesisCheckpoints()";
   private readonly resolved: ResolvedStore;
   private readonly windowSize: number;
 
@@ -60,7 +68,7 @@ class CheckpointGuard implements ProcessingGuard {
       );
     }
     this.resolved = resolveStore("kinesisCheckpoints", options);
-    this.windowSize = options.windowSize ?? 1_000;
+    this.windowSize = options.windowSize ?? 100;
   }
 
   async admit(records: readonly GuardedRecord[], batch: BatchInfo): Promise<Admission[]> {
@@ -71,7 +79,8 @@ class CheckpointGuard implements ProcessingGuard {
     records.forEach((record, index) => {
       if (!record.shardId || !record.sequenceNumber) {
         throw new ConfigurationError(
-          "kinesisCheckpoints guards Kinesis (or DynamoDB Streams) records only; use dynamoDbDedup for queues.",
+          "kinesisCheckpoints guards Kinesis stream records only (each names its shard and sequence number); " +
+            "use dynamoDbDedup() for queues and DynamoDB Streams.",
         );
       }
       const indexes = byShard.get(record.shardId);
@@ -83,7 +92,22 @@ class CheckpointGuard implements ProcessingGuard {
       [...byShard].map(async ([shardId, indexes]) => {
         const key = `${DEDUP_TABLE.checkpointPrefix}${batch.group}#${shardId}`;
         const token = randomUUID();
-        const lease = await this.resolved.store.acquireCheckpoint(key, token, leaseExpiresAt, now);
+        let at = now;
+        let lease = await this.resolved.store.acquireCheckpoint(key, token, leaseExpiresAt, at);
+        // A lease another invocation left behind (its commit failed, or it died) is waited out within this
+        // invocation's time: answering "retry later" at once would spend the stream's finite retries.
+        for (let round = 0; lease.outcome === "held" && round < MAX_WAIT_ROUNDS; round++) {
+          const deadline = this.resolved.waitDeadline(batch, at);
+          if (deadline === undefined || at >= deadline) break;
+          await this.resolved.sleep(Math.max(1, Math.min(deadline, lease.leaseExpiresAt + 1) - at));
+          at = this.resolved.now();
+          lease = await this.resolved.store.acquireCheckpoint(
+            key,
+            token,
+            this.resolved.leaseEnd(batch, at),
+            at,
+          );
+        }
         if (lease.outcome === "held") {
           for (const index of indexes) {
             admissions[index] = {
@@ -96,7 +120,8 @@ class CheckpointGuard implements ProcessingGuard {
         const claim: ShardClaim = { key, token, checkpoint: lease.checkpoint };
         const committed =
           lease.checkpoint.sequenceNumber === undefined ? undefined : BigInt(lease.checkpoint.sequenceNumber);
-        const seen = new Set(lease.checkpoint.recentIds);
+        const seen = new Set([...lease.checkpoint.recentIds, ...(lease.checkpoint.pastIds ?? [])]);
+        const inBatch = new Map<string, string>();
         for (const index of indexes) {
           const record = records[index] as GuardedRecord;
           const idHash = hashId(record.messageId);
@@ -104,6 +129,14 @@ class CheckpointGuard implements ProcessingGuard {
             admissions[index] = {
               kind: "skip",
               reason: "at or below the shard's checkpoint",
+              claim,
+            } as Admission;
+          } else if (inBatch.has(idHash) && inBatch.get(idHash) !== record.fingerprint) {
+            admissions[index] = {
+              kind: "poison",
+              reason: POISON_REASONS.payloadMismatch,
+              detail: `message id ${record.messageId} appears earlier in the same batch with different content`,
+              payloadMismatch: true,
               claim,
             } as Admission;
           } else if (seen.has(idHash)) {
@@ -114,6 +147,7 @@ class CheckpointGuard implements ProcessingGuard {
             } as Admission;
           } else {
             seen.add(idHash);
+            inBatch.set(idHash, record.fingerprint);
             admissions[index] = { kind: "run", claim };
           }
         }
@@ -146,10 +180,9 @@ class CheckpointGuard implements ProcessingGuard {
     await Promise.all(
       [...byClaim].map(async ([claim, entries]) => {
         try {
-          const committed = await this.resolved.store.commitCheckpoint(
-            claim.key,
-            claim.token,
-            this.nextCheckpoint(claim.checkpoint, entries),
+          const next = this.nextCheckpoint(claim.checkpoint, entries);
+          const committed = await this.resolved.retrying(() =>
+            this.resolved.store.commitCheckpoint(claim.key, claim.token, next),
           );
           if (!committed) {
             logger.warn(
@@ -171,9 +204,11 @@ class CheckpointGuard implements ProcessingGuard {
 
   /**
    * The checkpoint moves to the end of the batch's finished prefix (processed, skipped or dead-lettered
-   * records, in order, up to the first that failed). Every record finished (processed or dead-lettered)
-   * goes into the id window, even past that prefix (ordering by key lets later keys finish), so that its
-   * replay is skipped.
+   * records, in order, up to the first that failed). Every record that finished past it (ordering by key
+   * lets later keys finish) is remembered in `pastIds` until the checkpoint passes it, so that Lambda's
+   * replay skips it whatever the batch size. Lambda replays from just after the checkpoint, so a batch
+   * holds every remembered record the new checkpoint passes: those are dropped by their place in it.
+   * Records that ran also enter the window of recent ids (producer retries).
    */
   private nextCheckpoint(
     previous: Checkpoint,
@@ -182,15 +217,27 @@ class CheckpointGuard implements ProcessingGuard {
     let sequenceNumber = previous.sequenceNumber;
     let inPrefix = true;
     const ran: string[] = [];
+    const passed = new Set<string>();
+    const finishedPast = new Set<string>();
     for (const { record, admission, outcome } of entries) {
       const finished = outcome === "processed" || outcome === "dead-lettered";
+      const idHash = hashId(record.messageId);
       if (!finished) inPrefix = false;
-      if (finished && inPrefix) sequenceNumber = record.sequenceNumber;
-      if (admission.kind === "run" && finished) ran.push(hashId(record.messageId));
+      if (finished && inPrefix) {
+        sequenceNumber = record.sequenceNumber;
+        passed.add(idHash);
+      } else if (finished) {
+        finishedPast.add(idHash);
+      }
+      if (admission.kind === "run" && finished) ran.push(idHash);
     }
+    const pastIds = [...new Set([...(previous.pastIds ?? []), ...finishedPast])].filter(
+      (idHash) => !passed.has(idHash) || finishedPast.has(idHash),
+    );
     return {
       ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
       recentIds: [...previous.recentIds, ...ran].slice(-this.windowSize),
+      pastIds,
     };
   }
 }

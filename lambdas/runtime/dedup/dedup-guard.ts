@@ -15,7 +15,7 @@ import {
   resolveStore,
   retentionSeconds,
 } from "./guard-options.js";
-import { TransactionBuilder } from "./transaction.js";
+import { type Transaction, TransactionBuilder } from "./transaction.js";
 
 export interface DedupOptions extends GuardStoreOptions {
   /**
@@ -47,6 +47,8 @@ export interface DedupOptions extends GuardStoreOptions {
 type Claim = CompletionRequest;
 
 const ADAPTIVE_PREFILTER_THRESHOLD = 0.5;
+/** Bounds the waits for held claims, should the clock not move. */
+const MAX_WAIT_ROUNDS = 8;
 
 /**
  * Exactly-once processing for any consumer wrapper, keyed by (consumer group, message id): claims a
@@ -57,7 +59,14 @@ const ADAPTIVE_PREFILTER_THRESHOLD = 0.5;
  * export const handler = sqsConsumer({ dedup: dynamoDbDedup(), handler: async (message) => { … } });
  * ```
  */
-export function dynamoDbDedup(options: DedupOptions = {}): ProcessingGuard {
+export function dynamoDbDedup(
+  options: DedupOptions & { readonly mode: "transactional" },
+): ProcessingGuard<Transaction>;
+export function dynamoDbDedup(
+  options?: DedupOptions & { readonly mode?: "plain" },
+): ProcessingGuard<undefined>;
+export function dynamoDbDedup(options?: DedupOptions): ProcessingGuard<Transaction | undefined>;
+export function dynamoDbDedup(options: DedupOptions = {}): ProcessingGuard<Transaction | undefined> {
   return new DedupGuard(options);
 }
 
@@ -83,11 +92,23 @@ class DedupGuard implements ProcessingGuard {
     );
     const admissions = new Array<Admission>(records.length);
 
-    // A record repeated within the batch is decided once; its later copies are duplicates.
+    // A record repeated within the batch is decided once; its later copies are duplicates, unless their
+    // content differs: a reused id, treated like one seen across batches.
     const firstIndexOf = new Map<string, number>();
     keys.forEach((key, index) => {
-      if (firstIndexOf.has(key)) admissions[index] = { kind: "skip", reason: "duplicate within the batch" };
-      else firstIndexOf.set(key, index);
+      const first = firstIndexOf.get(key);
+      if (first === undefined) {
+        firstIndexOf.set(key, index);
+      } else if (
+        (records[first] as GuardedRecord).fingerprint !== (records[index] as GuardedRecord).fingerprint
+      ) {
+        admissions[index] = this.mismatch(
+          records[index] as GuardedRecord,
+          "appears earlier in the same batch",
+        );
+      } else {
+        admissions[index] = { kind: "skip", reason: "duplicate within the batch" };
+      }
     });
 
     const known = this.usePrefilter()
@@ -106,28 +127,63 @@ class DedupGuard implements ProcessingGuard {
       claimIndexes.push(index);
     }
 
-    const results = await this.resolved.store.claim(claims, now);
-    results.forEach((result, position) => {
-      const index = claimIndexes[position] as number;
-      const claim = claims[position] as ClaimRequest;
-      admissions[index] =
-        result.outcome === "claimed"
-          ? {
-              kind: "run",
-              claim: {
-                key: claim.key,
-                token: claim.token,
-                fingerprint: claim.fingerprint,
-                expiresAt,
-              } satisfies Claim,
-            }
-          : this.decideExisting(records[index] as GuardedRecord, result.record);
-    });
-
+    await this.claimAll(records, claims, claimIndexes, admissions, batch, now);
     const duplicates = admissions.filter((admission) => admission.kind !== "run").length;
     this.duplicateRate =
       0.7 * this.duplicateRate + 0.3 * (records.length > 0 ? duplicates / records.length : 0);
     return admissions;
+  }
+
+  /**
+   * Claims, and decides each claimed record. On a stream, a claim another invocation left behind (its
+   * release failed, or it died) is waited out within this invocation's time rather than answered "retry
+   * later" at once, which would spend the stream's finite retries in quick succession.
+   */
+  private async claimAll(
+    records: readonly GuardedRecord[],
+    claims: ClaimRequest[],
+    claimIndexes: number[],
+    admissions: Admission[],
+    batch: BatchInfo,
+    now: number,
+  ): Promise<void> {
+    let pending = claims.map((claim, position) => ({ claim, index: claimIndexes[position] as number }));
+    let at = now;
+    for (let round = 0; pending.length > 0; round++) {
+      const results = await this.resolved.store.claim(
+        pending.map(({ claim }) => claim),
+        at,
+      );
+      const held: Array<{ claim: ClaimRequest; index: number; until: number }> = [];
+      results.forEach((result, position) => {
+        const { claim, index } = pending[position] as (typeof pending)[number];
+        const record = records[index] as GuardedRecord;
+        if (result.outcome === "claimed") {
+          admissions[index] = {
+            kind: "run",
+            claim: {
+              key: claim.key,
+              token: claim.token,
+              fingerprint: claim.fingerprint,
+              expiresAt: claim.expiresAt,
+              leaseExpiresAt: claim.leaseExpiresAt,
+            } satisfies Claim,
+          };
+          return;
+        }
+        admissions[index] = this.decideExisting(record, result.record);
+        if (admissions[index].kind === "retry-later" && record.shardId !== undefined) {
+          held.push({ claim, index, until: result.record.leaseExpiresAt ?? at });
+        }
+      });
+      const deadline = this.resolved.waitDeadline(batch, at);
+      if (held.length === 0 || deadline === undefined || at >= deadline || round >= MAX_WAIT_ROUNDS) return;
+      const until = Math.min(deadline, Math.max(...held.map((entry) => entry.until)) + 1);
+      await this.resolved.sleep(Math.max(1, until - at));
+      at = this.resolved.now();
+      const leaseExpiresAt = this.resolved.leaseEnd(batch, at);
+      pending = held.map(({ claim, index }) => ({ claim: { ...claim, leaseExpiresAt }, index }));
+    }
   }
 
   async run(
@@ -168,39 +224,52 @@ class DedupGuard implements ProcessingGuard {
     // Failed and dead-lettered messages are released, so that a redelivery (or a redrive) runs them again.
     const releases = ours.filter((entry) => entry.outcome !== "processed").map(claimOf);
     const logger = consumerLogger(batch.group);
+    const { store } = this.resolved;
     await Promise.all([
       completions.length > 0 &&
-        this.resolved.store.complete(completions, this.resolved.now()).catch((error: unknown) =>
-          logger.error(
-            "could not mark processed messages completed; a redelivery within their lease would run them again",
-            {
-              count: completions.length,
-              error: describeError(error),
-            },
+        this.resolved
+          .retrying(() => store.complete(completions, this.resolved.now()))
+          .then((lost) => {
+            if (lost.length > 0) {
+              logger.warn(
+                "processed messages were not marked completed: their lease ran out and another worker owns them now",
+                { keys: lost },
+              );
+            }
+          })
+          .catch((error: unknown) =>
+            logger.error(
+              "could not mark processed messages completed; a redelivery within their lease would run them again",
+              { count: completions.length, error: describeError(error) },
+            ),
           ),
-        ),
       releases.length > 0 &&
-        this.resolved.store.release(releases).catch((error: unknown) =>
-          logger.warn("could not release claims; they will be taken over when their lease ends", {
-            count: releases.length,
-            error: describeError(error),
-          }),
-        ),
+        this.resolved
+          .retrying(() => store.release(releases))
+          .catch((error: unknown) =>
+            logger.warn("could not release claims; they will be taken over when their lease ends", {
+              count: releases.length,
+              error: describeError(error),
+            }),
+          ),
     ]);
   }
 
   private decideExisting(record: GuardedRecord, existing: DedupRecord): Admission {
-    if (existing.fingerprint && existing.fingerprint !== record.fingerprint) {
-      const detail = `message id ${record.messageId} was processed before with different content`;
-      return this.options.onPayloadMismatch === "skip"
-        ? { kind: "skip", reason: detail, payloadMismatch: true }
-        : { kind: "poison", reason: POISON_REASONS.payloadMismatch, detail, payloadMismatch: true };
-    }
+    if (existing.fingerprint && existing.fingerprint !== record.fingerprint)
+      return this.mismatch(record, "was processed before");
     if (existing.status === "COMPLETED") return { kind: "skip", reason: "duplicate: already processed" };
     return {
       kind: "retry-later",
       reason: `being processed by another worker until ${new Date(existing.leaseExpiresAt ?? 0).toISOString()}`,
     };
+  }
+
+  private mismatch(record: GuardedRecord, when: string): Admission {
+    const detail = `message id ${record.messageId} ${when} with different content`;
+    return this.options.onPayloadMismatch === "skip"
+      ? { kind: "skip", reason: detail, payloadMismatch: true }
+      : { kind: "poison", reason: POISON_REASONS.payloadMismatch, detail, payloadMismatch: true };
   }
 
   private usePrefilter(): boolean {

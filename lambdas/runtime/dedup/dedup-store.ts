@@ -31,14 +31,22 @@ export interface CompletionRequest {
   readonly fingerprint: string;
   readonly token: string;
   readonly expiresAt: number;
+  /** When the claim being completed ends (epoch ms): past it, another worker may own the record. */
+  readonly leaseExpiresAt: number;
 }
 
 /** A Kinesis shard's progress for one consumer group. */
 export interface Checkpoint {
   /** The last sequence number committed, if any. */
   readonly sequenceNumber?: string;
-  /** Hashes of the most recently processed message ids, oldest first (bounded). */
+  /** Hashes of the most recently processed message ids, oldest first (bounded): producer retries. */
   readonly recentIds: readonly string[];
+  /**
+   * Hashes of the ids of records that finished PAST the checkpoint (ordering by key lets other keys finish
+   * after a failure), kept until the checkpoint passes them, so that Lambda's replay skips them. At most
+   * one batch's worth (10,000 records, 12 bytes each): the item stays far below DynamoDB's 400 KB.
+   */
+  readonly pastIds?: readonly string[];
 }
 
 export type CheckpointLease =
@@ -54,8 +62,12 @@ export interface DedupStore {
   claim(claims: readonly ClaimRequest[], now: number): Promise<ClaimResult[]>;
   /** Reads records (one BatchGetItem per 100): the optional prefilter for duplicate-heavy traffic. */
   read(keys: readonly string[]): Promise<Map<string, DedupRecord>>;
-  /** Marks records completed, in batches of 25, unconditionally. */
-  complete(completions: readonly CompletionRequest[], now: number): Promise<void>;
+  /**
+   * Marks records completed, only where this worker still holds the claim: a claim whose lease is still
+   * running cannot have been taken over, so those go in batches of 25; one whose lease ran out is completed
+   * by a conditional write on its token. Returns the keys not completed because another worker owns them.
+   */
+  complete(completions: readonly CompletionRequest[], now: number): Promise<string[]>;
   /** Deletes claims, each only if this worker still holds it. */
   release(claims: ReadonlyArray<{ key: string; token: string }>): Promise<void>;
   /**
@@ -73,3 +85,9 @@ export interface DedupStore {
   /** Writes the checkpoint and drops the lease, only if `token` still holds it; false if it did not. */
   commitCheckpoint(key: string, token: string, checkpoint: Checkpoint): Promise<boolean>;
 }
+
+/**
+ * A claim whose lease ends later than this is completed without a condition: no other worker can have
+ * taken it over yet, unless its clock ran this far ahead. Lambda hosts keep time by NTP (milliseconds).
+ */
+export const COMPLETION_CLOCK_MARGIN_MS = 2_000;

@@ -24,6 +24,7 @@ import type {
   DedupRecord,
   DedupStore,
 } from "./dedup-store.js";
+import { COMPLETION_CLOCK_MARGIN_MS } from "./dedup-store.js";
 import { describeAction } from "./transaction.js";
 
 const PK = DEDUP_TABLE.partitionKey;
@@ -42,6 +43,7 @@ const NAMES = {
   "#completedAt": "completedAt",
   "#sequence": "sequenceNumber",
   "#recent": "recentIds",
+  "#past": "pastIds",
 };
 
 const n = (value: number): AttributeValue => ({ N: String(value) });
@@ -118,33 +120,77 @@ export class DynamoDbDedupStore implements DedupStore {
     return found;
   }
 
-  async complete(completions: readonly CompletionRequest[], now: number): Promise<void> {
-    await Promise.all(
-      chunks(completions, BATCH_WRITE_MAX).map((chunk) =>
-        untilProcessed(
-          chunk.map(
-            (completion): WriteRequest => ({
-              PutRequest: {
-                Item: {
-                  [PK]: s(completion.key),
-                  status: s("COMPLETED"),
-                  fingerprint: s(completion.fingerprint),
-                  completedAt: n(now),
-                  [TTL]: n(completion.expiresAt),
+  async complete(completions: readonly CompletionRequest[], now: number): Promise<string[]> {
+    const live = completions.filter(
+      (completion) => completion.leaseExpiresAt - COMPLETION_CLOCK_MARGIN_MS > now,
+    );
+    const expired = completions.filter((completion) => !live.includes(completion));
+    const [, lost] = await Promise.all([
+      Promise.all(
+        chunks(live, BATCH_WRITE_MAX).map((chunk) =>
+          untilProcessed(
+            chunk.map(
+              (completion): WriteRequest => ({
+                PutRequest: {
+                  Item: {
+                    [PK]: s(completion.key),
+                    status: s("COMPLETED"),
+                    fingerprint: s(completion.fingerprint),
+                    completedAt: n(now),
+                    [TTL]: n(completion.expiresAt),
+                  },
                 },
-              },
-            }),
+              }),
+            ),
+            async (pending) => {
+              const response = await this.client.send(
+                new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
+              );
+              return response.UnprocessedItems?.[this.tableName] ?? [];
+            },
+            "dedup completions",
           ),
-          async (pending) => {
-            const response = await this.client.send(
-              new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
-            );
-            return response.UnprocessedItems?.[this.tableName] ?? [];
-          },
-          "dedup completions",
         ),
       ),
-    );
+      Promise.all(expired.map((completion) => this.completeIfHeld(completion, now))),
+    ]);
+    return expired.filter((_, index) => !lost[index]).map((completion) => completion.key);
+  }
+
+  /** Completes a claim whose lease ran out only if this worker still holds it; false if another does. */
+  private async completeIfHeld(completion: CompletionRequest, now: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [PK]: s(completion.key) },
+          UpdateExpression:
+            "SET #status = :completed, #completedAt = :now, #ttl = :ttl, #fingerprint = :fingerprint REMOVE #token, #lease",
+          ConditionExpression: "#token = :token AND #status = :inProgress",
+          ExpressionAttributeNames: pick(
+            NAMES,
+            "#status",
+            "#completedAt",
+            "#ttl",
+            "#fingerprint",
+            "#token",
+            "#lease",
+          ),
+          ExpressionAttributeValues: {
+            ":completed": s("COMPLETED"),
+            ":inProgress": s("IN_PROGRESS"),
+            ":now": n(now),
+            ":ttl": n(completion.expiresAt),
+            ":fingerprint": s(completion.fingerprint),
+            ":token": s(completion.token),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async release(claims: ReadonlyArray<{ key: string; token: string }>): Promise<void> {
@@ -238,6 +284,7 @@ export class DynamoDbDedupStore implements DedupStore {
         checkpoint: {
           ...(item.sequenceNumber?.S ? { sequenceNumber: item.sequenceNumber.S } : {}),
           recentIds: item.recentIds?.S ? item.recentIds.S.split(" ") : [],
+          pastIds: item.pastIds?.S ? item.pastIds.S.split(" ") : [],
         },
       };
     } catch (error) {
@@ -255,11 +302,12 @@ export class DynamoDbDedupStore implements DedupStore {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { [PK]: s(key) },
-          UpdateExpression: `SET #recent = :recent${moves ? ", #sequence = :sequence" : ""} REMOVE #token, #lease`,
+          UpdateExpression: `SET #recent = :recent, #past = :past${moves ? ", #sequence = :sequence" : ""} REMOVE #token, #lease`,
           ConditionExpression: "#token = :token",
           ExpressionAttributeNames: pick(
             NAMES,
             "#recent",
+            "#past",
             "#token",
             "#lease",
             ...(moves ? (["#sequence"] as const) : []),
@@ -267,6 +315,7 @@ export class DynamoDbDedupStore implements DedupStore {
           ExpressionAttributeValues: {
             ":token": s(token),
             ":recent": s(checkpoint.recentIds.join(" ")),
+            ":past": s((checkpoint.pastIds ?? []).join(" ")),
             ...(moves ? { ":sequence": s(checkpoint.sequenceNumber as string) } : {}),
           },
         }),

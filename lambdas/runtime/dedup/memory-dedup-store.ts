@@ -9,6 +9,7 @@ import type {
   DedupRecord,
   DedupStore,
 } from "./dedup-store.js";
+import { COMPLETION_CLOCK_MARGIN_MS } from "./dedup-store.js";
 
 /**
  * The dedup store in memory, with the same conditions as the DynamoDB one: for unit tests, and for
@@ -50,9 +51,18 @@ export class InMemoryDedupStore implements DedupStore {
     );
   }
 
-  async complete(completions: readonly CompletionRequest[]): Promise<void> {
-    this.calls.complete += Math.ceil(completions.length / 25);
+  async complete(completions: readonly CompletionRequest[], now: number): Promise<string[]> {
+    const live = completions.filter(
+      (completion) => completion.leaseExpiresAt - COMPLETION_CLOCK_MARGIN_MS > now,
+    );
+    this.calls.complete += Math.ceil(live.length / 25) + (completions.length - live.length);
+    const lost: string[] = [];
     for (const completion of completions) {
+      const current = this.records.get(completion.key);
+      if (current?.status !== "IN_PROGRESS" || current.token !== completion.token) {
+        lost.push(completion.key);
+        continue;
+      }
       this.records.set(completion.key, {
         key: completion.key,
         status: "COMPLETED",
@@ -60,6 +70,7 @@ export class InMemoryDedupStore implements DedupStore {
         expiresAt: completion.expiresAt,
       });
     }
+    return lost;
   }
 
   async release(claims: ReadonlyArray<{ key: string; token: string }>): Promise<void> {
@@ -103,6 +114,7 @@ export class InMemoryDedupStore implements DedupStore {
       checkpoint: {
         ...(current.sequenceNumber ? { sequenceNumber: current.sequenceNumber } : {}),
         recentIds: current.recentIds,
+        pastIds: current.pastIds ?? [],
       },
     };
   }
@@ -121,6 +133,7 @@ export class InMemoryDedupStore implements DedupStore {
       ? {
           ...(current.sequenceNumber ? { sequenceNumber: current.sequenceNumber } : {}),
           recentIds: current.recentIds,
+          pastIds: current.pastIds ?? [],
         }
       : undefined;
   }

@@ -1,7 +1,9 @@
 import type { TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { createEnvelope, type MessageEnvelope, type NewMessage } from "../envelope.js";
 import { ConfigurationError, TransactionTooLargeError } from "../errors.js";
+import { assertPublishable } from "../outbox/outbox-limits.js";
 import { outboxPut } from "../outbox/outbox-row.js";
+import { actionSize } from "./item-size.js";
 
 /** Where an outbox row is relayed to after its transaction commits. */
 export type OutboxDestination = { readonly topicArn: string } | { readonly streamName: string };
@@ -15,7 +17,9 @@ export interface Transaction {
   write(item: TransactWriteItem): void;
   /**
    * Adds an outgoing message as an outbox row; the outbox relay publishes it, keeping its id, once the
-   * transaction has committed. Returns the envelope (with its id) that will be published.
+   * transaction has committed. Returns the envelope (with its id) that will be published. Throws a
+   * PoisonMessageError (the message is dead-lettered) for an envelope its destination would never accept:
+   * larger than 256 KiB for a topic or 1 MiB for a stream, or without a key for a FIFO topic.
    */
   publish<TPayload>(destination: OutboxDestination, message: NewMessage<TPayload>): MessageEnvelope<TPayload>;
 }
@@ -50,6 +54,7 @@ export class TransactionBuilder implements Transaction {
     message: NewMessage<TPayload>,
   ): MessageEnvelope<TPayload> {
     const envelope = createEnvelope(message);
+    assertPublishable(destination, envelope);
     this.outbox.push(outboxPut(this.tableName, { destination, envelope }, this.outboxExpiresAt));
     return envelope;
   }
@@ -64,10 +69,11 @@ export class TransactionBuilder implements Transaction {
           `${this.outbox.length} outbox messages); DynamoDB allows ${TRANSACTION_MAX_ACTIONS}. Split the work across messages.`,
       );
     }
-    const bytes = Buffer.byteLength(JSON.stringify(items));
+    // Counted as DynamoDB counts them (binary by its length, not as the JSON of a byte array).
+    const bytes = items.reduce((sum, item) => sum + actionSize(item), 0);
     if (bytes > TRANSACTION_MAX_BYTES) {
       throw new TransactionTooLargeError(
-        `The transaction's items come to about ${bytes} bytes; DynamoDB allows ${TRANSACTION_MAX_BYTES}.`,
+        `The transaction's items come to ${bytes} bytes; DynamoDB allows ${TRANSACTION_MAX_BYTES}.`,
       );
     }
     return items;

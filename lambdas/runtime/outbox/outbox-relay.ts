@@ -4,15 +4,16 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { BROKER_ENV } from "../constants.js";
-import { SqsDeadLetterSink } from "../consumers/dead-letter.js";
+import { type DeadLetterSink, SqsDeadLetterSink } from "../consumers/dead-letter.js";
 import {
   type ConsumerObserver,
   consumerLogger,
   describeError,
   PowertoolsObserver,
 } from "../consumers/observability.js";
-import { POISON_REASONS } from "../errors.js";
+import { POISON_REASONS, PoisonMessageError, type PoisonReason } from "../errors.js";
 import type { PreparedMessage, Publisher } from "../producers/batch-publisher.js";
+import type { PublishReport } from "../producers/publish-report.js";
 import { StreamPublisher } from "../producers/stream-publisher.js";
 import { TopicPublisher } from "../producers/topic-publisher.js";
 import { type OutboxRow, outboxRowOf } from "./outbox-row.js";
@@ -25,6 +26,8 @@ export interface OutboxRelayOptions {
   readonly observer?: ConsumerObserver;
   /** Where rows that can never be published go. @default - the BROKER_DLQ_URL environment variable */
   readonly deadLetterQueueUrl?: string;
+  /** Replaces the SQS dead-letter queue (tests, other destinations). */
+  readonly deadLetterSink?: DeadLetterSink;
 }
 
 interface PendingRow {
@@ -37,8 +40,10 @@ interface PendingRow {
  * The outbox relay: a DynamoDB Streams handler that publishes the outbox rows committed by
  * transactional handlers to their topics and streams, keeping each message's id, in batches per
  * destination. Relaying is at-least-once (a retried batch publishes again); downstream dedup on the
- * unchanged ids makes the whole path exactly-once. On a failure, that record and every later one are
- * reported, so Lambda retries from there and rows of one key are never published out of order.
+ * unchanged ids makes the whole path exactly-once. A row no retry can publish (unreadable, too large, refused
+ * by its destination for good) is dead-lettered with its reason and the stream moves on. On a transient
+ * failure, that record and every later one are reported, so Lambda retries from there and rows of one key
+ * are never published out of order.
  */
 export function outboxRelay(
   options: OutboxRelayOptions = {},
@@ -47,7 +52,7 @@ export function outboxRelay(
   const observer = options.observer ?? new PowertoolsObserver(group);
   const logger = consumerLogger(group);
   const queueUrl = options.deadLetterQueueUrl ?? process.env[BROKER_ENV.deadLetterQueueUrl];
-  const deadLetters = queueUrl ? new SqsDeadLetterSink(queueUrl) : undefined;
+  const deadLetters = options.deadLetterSink ?? (queueUrl ? new SqsDeadLetterSink(queueUrl) : undefined);
   const publishers = new Map<string, Publisher>();
   const publisherFor = (row: OutboxRow): Publisher => {
     const name = "topicArn" in row.destination ? row.destination.topicArn : row.destination.streamName;
@@ -72,20 +77,56 @@ export function outboxRelay(
     const started = performance.now();
     const records = event.Records;
     const failed = new Array<boolean>(records.length).fill(false);
+    const reasons: Partial<Record<PoisonReason, number>> = {};
     let deadLettered = 0;
+    let relayed = 0;
     const byDestination = new Map<Publisher, PendingRow[]>();
 
+    /** A row no retry can publish: dead-letter it with its reason so that the stream moves on. */
+    const giveUp = async (
+      position: number,
+      reason: PoisonReason,
+      detail: string,
+      body: string,
+      id?: string,
+    ) => {
+      const record = records[position] as DynamoDBRecord;
+      if (await deadLetter(record, reason, detail, body, id)) {
+        deadLettered++;
+        reasons[reason] = (reasons[reason] ?? 0) + 1;
+      } else {
+        failed[position] = true;
+      }
+    };
+
     for (const [position, record] of records.entries()) {
-      const row = rowOf(record);
+      let row: OutboxRow | undefined;
+      try {
+        row = rowOf(record);
+      } catch (error) {
+        await giveUp(
+          position,
+          error instanceof PoisonMessageError ? error.reason : POISON_REASONS.notJson,
+          `unreadable outbox row: ${describeError(error)}`,
+          JSON.stringify(record.dynamodb?.NewImage ?? {}),
+        );
+        continue;
+      }
       if (!row) continue;
-      const publisher = publisherFor(row);
+      let publisher: Publisher;
       const pending: PendingRow = { position, row };
       try {
+        publisher = publisherFor(row);
         pending.prepared = publisher.prepare(row.envelope);
       } catch (error) {
         // A row that can never be published (a FIFO topic and no key, say): dead-letter it, keep going.
-        if (await deadLetter(record, row, error)) deadLettered++;
-        else failed[position] = true;
+        await giveUp(
+          position,
+          POISON_REASONS.rejectedByDestination,
+          describeError(error),
+          JSON.stringify(row),
+          row.envelope.id,
+        );
         continue;
       }
       const rows = byDestination.get(publisher);
@@ -95,23 +136,44 @@ export function outboxRelay(
 
     await Promise.all(
       [...byDestination].map(async ([publisher, rows]) => {
+        let report: PublishReport;
         try {
-          const report = await publisher.publishPrepared(
+          report = await publisher.publishPrepared(
             rows.map((pending) => pending.prepared as PreparedMessage),
           );
-          report.results.forEach((result, index) => {
-            if (result.status === "failed") failed[(rows[index] as PendingRow).position] = true;
-          });
         } catch (error) {
           logger.error("could not publish outbox rows", {
             destination: publisher.destination,
             error: describeError(error),
           });
           for (const pending of rows) failed[pending.position] = true;
+          return;
         }
+        await Promise.all(
+          report.results.map(async (result, index) => {
+            const pending = rows[index] as PendingRow;
+            if (result.status === "published") {
+              relayed++;
+            } else if (result.error?.retryable === false) {
+              await giveUp(
+                pending.position,
+                result.error.code === "MessageTooLarge"
+                  ? POISON_REASONS.tooLarge
+                  : POISON_REASONS.rejectedByDestination,
+                `${publisher.destination} refused it: ${result.error.code}: ${result.error.message}`,
+                JSON.stringify(pending.row),
+                pending.row.envelope.id,
+              );
+            } else {
+              failed[pending.position] = true;
+            }
+          }),
+        );
       }),
     );
 
+    // A transient failure: that row and every later one come back (Lambda resumes from the lowest), so
+    // no row of a key is published before an earlier one of the same key.
     const firstFailure = failed.indexOf(true);
     const batchItemFailures =
       firstFailure < 0
@@ -119,47 +181,57 @@ export function outboxRelay(
         : records
             .slice(firstFailure)
             .map((record) => ({ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" }));
-    const relayed =
-      [...byDestination.values()].reduce((sum, rows) => sum + rows.length, 0) - failed.filter(Boolean).length;
     observer.batchCompleted({
       group,
       source: records[0]?.eventSourceARN ?? "",
       received: records.length,
-      processed: Math.max(0, relayed),
-      skipped: records.length - Math.max(0, relayed) - batchItemFailures.length - deadLettered,
+      processed: relayed,
+      skipped: Math.max(0, records.length - relayed - batchItemFailures.length - deadLettered),
       failed: batchItemFailures.length,
+      heldBack: 0,
       deadLettered,
-      deadLetterReasons: deadLettered > 0 ? { [POISON_REASONS.rejectedByHandler]: deadLettered } : {},
+      deadLetterReasons: reasons,
       payloadMismatches: 0,
       durationMs: Math.round((performance.now() - started) * 100) / 100,
     });
     return { batchItemFailures };
   };
 
-  async function deadLetter(record: DynamoDBRecord, row: OutboxRow, error: unknown): Promise<boolean> {
+  async function deadLetter(
+    record: DynamoDBRecord,
+    reason: PoisonReason,
+    detail: string,
+    body: string,
+    messageId: string | undefined,
+  ): Promise<boolean> {
     if (!deadLetters) {
       logger.error("an outbox row cannot be published and no dead-letter queue is configured", {
-        messageId: row.envelope.id,
-        error: describeError(error),
+        messageId,
+        reason,
+        detail,
       });
       return false;
     }
     try {
       await deadLetters.send({
-        body: JSON.stringify(row),
-        reason: POISON_REASONS.rejectedByHandler,
-        detail: describeError(error),
+        body,
+        reason,
+        detail,
         consumerGroup: group,
-        messageId: row.envelope.id,
+        ...(messageId ? { messageId } : {}),
         source: record.eventSourceARN ?? "",
         sourceRecordId: record.dynamodb?.SequenceNumber ?? "",
       });
+      observer.recordDeadLettered({
+        group,
+        sourceRecordId: record.dynamodb?.SequenceNumber ?? "",
+        ...(messageId ? { messageId } : {}),
+        reason,
+        detail,
+      });
       return true;
     } catch (sendError) {
-      logger.error("could not dead-letter an outbox row", {
-        messageId: row.envelope.id,
-        error: describeError(sendError),
-      });
+      logger.error("could not dead-letter an outbox row", { messageId, error: describeError(sendError) });
       return false;
     }
   }

@@ -1,8 +1,8 @@
 import type { AttributeValue, TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { DEDUP_TABLE } from "../constants.js";
 import type { OutboxDestination } from "../dedup/transaction.js";
-import type { MessageEnvelope } from "../envelope.js";
-import { ConfigurationError } from "../errors.js";
+import { isEnvelope, type MessageEnvelope } from "../envelope.js";
+import { ConfigurationError, POISON_REASONS, PoisonMessageError } from "../errors.js";
 
 /**
  * An outgoing message written in a transaction, for the outbox relay to publish after commit. It lives
@@ -31,11 +31,20 @@ export function outboxPut(tableName: string, row: OutboxRow, expiresAt: number):
   };
 }
 
-/** Reads an outbox row from a stream image (unmarshalled); undefined for any other item of the table. */
+/**
+ * Reads an outbox row from a stream image (unmarshalled); undefined for any other item of the table.
+ * Throws for an outbox row that cannot be read (its envelope is not JSON, or not an envelope).
+ */
 export function outboxRowOf(image: Record<string, unknown> | undefined): OutboxRow | undefined {
   const key = image?.[DEDUP_TABLE.partitionKey];
   if (typeof key !== "string" || !key.startsWith(DEDUP_TABLE.outboxPrefix)) return undefined;
-  const envelope = JSON.parse(String(image?.envelope)) as MessageEnvelope;
+  const envelope: unknown = JSON.parse(String(image?.envelope));
+  if (!isEnvelope(envelope)) {
+    throw new PoisonMessageError(
+      `Outbox row ${key} holds no message envelope (id, type, occurredAt, payload).`,
+      POISON_REASONS.notAnEnvelope,
+    );
+  }
   if (typeof image?.topicArn === "string") return { destination: { topicArn: image.topicArn }, envelope };
   if (typeof image?.streamName === "string")
     return { destination: { streamName: image.streamName }, envelope };

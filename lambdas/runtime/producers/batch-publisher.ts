@@ -73,7 +73,13 @@ export abstract class BatchPublisher<TEntry, TReceipt extends PublishResult["rec
         attempts: outcome.attempts,
         ...(outcome.ok
           ? { receipt: outcome.receipt }
-          : { error: { code: outcome.code, message: outcome.message } }),
+          : {
+              error: {
+                code: outcome.code,
+                message: outcome.message,
+                ...(outcome.retryable ? {} : { retryable: false }),
+              },
+            }),
       }),
     );
     return {

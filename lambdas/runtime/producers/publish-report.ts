@@ -11,7 +11,8 @@ export interface PublishResult {
     readonly sequenceNumber?: string;
     readonly shardId?: string;
   };
-  readonly error?: { readonly code: string; readonly message: string };
+  /** `retryable: false`: the destination refused it for good (too large, a sender fault); no retry can help. */
+  readonly error?: { readonly code: string; readonly message: string; readonly retryable?: boolean };
 }
 
 /** A result for every message, in the order they were given. */

@@ -110,7 +110,7 @@ describe("dynamoDbDedup", () => {
     expect(ran).toEqual(["m1"]);
   });
 
-  it("reports a message another live worker holds as a batch failure to retry later, without running it", async () => {
+  it("holds back a message another live worker holds (an in-flight duplicate): redelivered, not run, not counted failed", async () => {
     const store = new InMemoryDedupStore();
     const clock = new Clock();
     let release: () => void = () => undefined;
@@ -124,7 +124,9 @@ describe("dynamoDbDedup", () => {
       { itemIdentifier: record.messageId },
     ]);
     expect(fast.ran).toEqual([]);
-    expect(fast.observer.failures).toEqual([record.messageId]);
+    expect(fast.observer.failures).toEqual([]);
+    expect(fast.observer.heldBack).toEqual([record.messageId]);
+    expect(fast.observer.batches[0]).toMatchObject({ failed: 0, heldBack: 1 });
     release();
     expect((await first).batchItemFailures).toEqual([]);
   });

@@ -16,6 +16,7 @@ const completions = (count: number) =>
     token: `t${index}`,
     fingerprint: `f${index}`,
     expiresAt: 2_000_000_000,
+    leaseExpiresAt: Date.now() + 60_000,
   }));
 
 const keysOf = (input: BatchWriteItemCommandInput) =>
