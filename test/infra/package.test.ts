@@ -113,6 +113,7 @@ describe("the built package", () => {
         "dist/lambdas/handlers/outbox-relay.js",
         "dist/infra/local/runner/function-worker.mjs",
         "dist/infra/local/cli/local.js",
+        "dist/infra/cli/main.js",
       ]),
     );
     expect(files?.filter((path) => path.startsWith("test/") || path.endsWith(".map"))).toEqual([]);
