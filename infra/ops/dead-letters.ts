@@ -159,7 +159,7 @@ export async function redriveDeadLetters(
     throw new OpsError(
       `The group ${group.name} reads ${group.source.kind === "stream" ? `the Kinesis stream ${group.source.stream}` : `the stream of ${group.source.table}`}, not a queue: its dead letters cannot go back to a queue of its own.`,
       group.source.kind === "stream"
-        ? `Replay the records instead: \`serverless-broker replay ${group.source.stream} --group ${group.name} --from-sequence SEQ\` (each dead letter's sourceRecordId is its sequence number; \`serverless-broker dlq show ${group.name}\` lists them).`
+        ? `Each dead letter carries the record's shard sequence number (sourceRecordId; \`serverless-broker dlq show ${group.name}\` lists them): write those records to the stream again, or reprocess them from your producer.`
         : "Fix the cause and write the rows again.",
     );
   const from = await deadLetterQueueOf(broker, group);
