@@ -168,6 +168,8 @@ export async function redriveDeadLetters(
     ? await broker.physicalId(group.stackName, group.dedupTable)
     : undefined;
   const fifo = group.source.fifo;
+  // Well below SQS FIFO's 300 SendMessage calls a second per queue (without high throughput mode):
+  // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
   const rate = options.rate ?? 50;
   if (!(rate > 0)) throw new OpsError(`--rate must be above 0, but ${rate} was given.`, "");
   const depth = await queueDepth(broker, from);

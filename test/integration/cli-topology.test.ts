@@ -2,14 +2,12 @@
  * `serverless-broker topology`: the broker as a tree, read from a synthesized app (this package's
  * constructs, and a plain CDK app); every command's --help, and a bad flag's error.
  */
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { Topology } from "../../infra/ops/topology.js";
+import { copyFixtureApp } from "../support/app-copy.js";
 import { synthBrokerApp } from "../support/broker-app.js";
 import { runCli } from "../support/cli.js";
 import { uniqueName } from "../support/names.js";
-
-const plainApp = fileURLToPath(new URL("../fixtures/plain-cdk-app", import.meta.url));
 
 describe("serverless-broker topology", () => {
   it("shows topics, streams and their consumer groups with queue, DLQ, function, filter and batch settings", async () => {
@@ -45,7 +43,7 @@ describe("serverless-broker topology", () => {
 
   it("reads a plain CDK app by synthesizing it from its cdk.json", async () => {
     const stackName = uniqueName("PlainTopology");
-    const result = await runCli(["topology", "--app", plainApp, "--synth", "--json"], {
+    const result = await runCli(["topology", "--app", copyFixtureApp("plain-cdk-app"), "--synth", "--json"], {
       PLAIN_APP_STACK: stackName,
     });
 
