@@ -4,12 +4,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { afterEach, describe, expect, it } from "vitest";
 import { copyFixtureApp } from "../support/app-copy.js";
 import { eventually } from "../support/eventually.js";
 import { uniqueName } from "../support/names.js";
-import { sns } from "../support/resources.js";
+import { dynamodb, sns } from "../support/resources.js";
 
 const main = fileURLToPath(new URL("../../infra/cli/main.ts", import.meta.url));
 const running: ChildProcess[] = [];
@@ -18,7 +19,9 @@ afterEach(() => {
 });
 
 describe("serverless-broker start", () => {
-  it("runs the app of the current directory until Ctrl-C, with a summary and a live line per group", async () => {
+  it("runs the app of the current directory until Ctrl-C, with a summary and a live line per group", {
+    timeout: 240_000,
+  }, async () => {
     const app = copyFixtureApp("plain-cdk-app");
     const stackName = uniqueName("PlainStart");
     const child = spawn(process.execPath, ["--import", "tsx", main, "start"], {
@@ -46,14 +49,23 @@ describe("serverless-broker start", () => {
     expect(output).not.toContain("  + AWS::SQS::Queue"); // the per-resource list is --verbose's
     expect(output).not.toMatch(/NodeDeprecationWarning|end of support/i);
 
+    const [, tableName] = await waitFor(/ {2}TableName = (\S+)/);
+    const alert = uniqueName("alert");
     await sns.send(
       new PublishCommand({
         TopicArn: topicArn,
-        Message: uniqueName("alert"),
+        Message: alert,
         MessageAttributes: { severity: { DataType: "String", StringValue: "high" } },
       }),
     );
-    await waitFor(/Writer\S* ✓1 ↻0 dlq 0/);
+    // The Writer (a plain inline function) ran: its row is there; its group is on the status line.
+    await eventually("the Writer's row", async () => {
+      const { Item } = await dynamodb.send(
+        new GetItemCommand({ TableName: tableName, Key: { id: { S: alert } } }),
+      );
+      return Item;
+    });
+    await waitFor(/Writer\w* ✓\d+ ↻\d+ dlq 0 lag \d+ · AlwaysFails/);
 
     child.kill("SIGINT");
     expect(await exited).toBe(130);
