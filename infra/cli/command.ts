@@ -1,4 +1,12 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
+
+/** What parseArgs gives for `options` (plus the common flags). */
+type ParsedValues<T extends Options> = {
+  [K in keyof (T & typeof COMMON_OPTIONS)]?: (T & typeof COMMON_OPTIONS)[K] extends { type: "boolean" }
+    ? boolean
+    : string;
+};
+
 import { LocalCloudError } from "../local/cloud/errors.js";
 import { OpsError } from "../ops/errors.js";
 
@@ -20,14 +28,14 @@ export function parseCommand<T extends Options>(
   argv: readonly string[],
   options: T,
   allowPositionals = true,
-) {
+): { values: ParsedValues<T>; positionals: string[] } {
   try {
     return parseArgs({
       args: [...argv],
       options: { ...COMMON_OPTIONS, ...options },
       allowPositionals,
       strict: true,
-    });
+    }) as { values: ParsedValues<T>; positionals: string[] };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

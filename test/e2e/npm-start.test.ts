@@ -28,7 +28,9 @@ function npmStart(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 describe("npm start", () => {
-  it("runs the orders topology locally and reports nothing lost, nothing twice, nothing out of order", async () => {
+  it("runs the orders topology locally and reports nothing lost, nothing twice, nothing out of order", {
+    timeout: 300_000,
+  }, async () => {
     const run = await npmStart([
       "--messages",
       "150",
