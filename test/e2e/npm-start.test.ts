@@ -8,9 +8,13 @@ import { describe, expect, it } from "vitest";
 
 function npmStart(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "infra/local/cli/start.ts", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "infra/cli/main.ts", "start", "--demo", ...args],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => {
@@ -24,7 +28,9 @@ function npmStart(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 describe("npm start", () => {
-  it("runs the orders topology locally and reports nothing lost, nothing twice, nothing out of order", async () => {
+  it("runs the orders topology locally and reports nothing lost, nothing twice, nothing out of order", {
+    timeout: 300_000,
+  }, async () => {
     const run = await npmStart([
       "--messages",
       "150",

@@ -114,6 +114,7 @@ describe("the built package", () => {
         "dist/infra/local/runner/function-worker.mjs",
         "dist/infra/local/cloud/DynamoDBLocalLoopback.java",
         "dist/infra/local/cli/local.js",
+        "dist/infra/cli/main.js",
       ]),
     );
     expect(files?.filter((path) => path.startsWith("test/") || path.endsWith(".map"))).toEqual([]);

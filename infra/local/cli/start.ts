@@ -1,17 +1,17 @@
 /**
- * `npm start`: the CDK app's topology and Lambda consumers running locally, without Docker.
- *   1. synthesizes the app (cdk.out) while the embedded local cloud starts (or uses AWS_ENDPOINT_URL);
- *   2. applies the templates: topics, subscriptions, queues, streams, tables;
- *   3. runs the functions in-process and plays their event source mappings;
- *   4. drives a demo workload through the reference orders topology and reports what happened.
- *
- *   npm start -- [--messages 1000] [--duplicates 0.05] [--fail-rate 0.02] [--poison-rate 0.01]
- *                [--customers 50] [--json] [--watch] [--port 4566] [--real-timeouts] [--timeout 120]
+ * `serverless-broker start`: the CDK app in the current directory (its cdk.json) running locally, without
+ * Docker: synthesizes it while the embedded local cloud starts (or uses AWS_ENDPOINT_URL), applies its
+ * templates, runs its functions in-process and plays their event source mappings, then stays up with a
+ * live status line per consumer group until Ctrl-C. `--demo` drives the reference orders workload through
+ * this repository's app and reports what happened (what `npm start` runs).
  */
 import { watch } from "node:fs";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { ApplyEvent } from "../apply/apply-template.js";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { GroupStatusBoard, type WatchedGroup } from "../../ops/group-status.js";
+import { readTopology } from "../../ops/topology.js";
+import type { AppliedStack, ApplyEvent } from "../apply/apply-template.js";
 import { readCloudAssembly } from "../apply/cloud-assembly.js";
 import { synthesize } from "../apply/synth.js";
 import { LocalCloudError, localCloudEnv } from "../cloud/index.js";
@@ -21,99 +21,178 @@ import { type LocalRun, startLocalRun } from "../local-run.js";
 import type { RuntimeEvent } from "../runner/local-runtime.js";
 import { stopWhenOrphaned } from "./orphan-watch.js";
 
-const { values: flags } = parseArgs({
-  options: {
-    messages: { type: "string" },
-    duplicates: { type: "string", default: "0.05" },
-    "fail-rate": { type: "string", default: "0.02" },
-    "poison-rate": { type: "string", default: "0.01" },
-    customers: { type: "string", default: "50" },
-    json: { type: "boolean", default: false },
-    watch: { type: "boolean", default: false },
-    port: { type: "string" },
-    "real-timeouts": { type: "boolean", default: false },
-    timeout: { type: "string", default: "120" },
-    seed: { type: "string", default: "42" },
-  },
-});
+type Say = (line: string) => void;
 
-const options = {
-  messages: whole("--messages", flags.messages ?? (flags.watch ? "0" : "1000")),
-  duplicateRate: rate("--duplicates", flags.duplicates),
-  failRate: rate("--fail-rate", flags["fail-rate"]),
-  poisonRate: rate("--poison-rate", flags["poison-rate"]),
-  customers: Math.max(1, whole("--customers", flags.customers)),
-  timeoutMs: whole("--timeout", flags.timeout) * 1000,
-  seed: whole("--seed", flags.seed),
-};
-// With --json the last line of stdout is the summary; everything else goes to stderr.
-const out = flags.json ? process.stderr : process.stdout;
-const say = (line: string) => out.write(`${line}\n`);
+export const START_HELP = `serverless-broker start [--app DIR] [--port N] [--watch] [--verbose] [--json] [--demo [demo flags]]
 
-let run: LocalRun | undefined;
-const shutdown = async (code: number) => {
-  await run?.stop();
-  process.exit(code);
-};
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => void shutdown(130));
-stopWhenOrphaned(() => void shutdown(143));
+Runs the CDK app of the current directory (its cdk.json) locally: synthesizes it while the embedded local
+cloud starts (or uses AWS_ENDPOINT_URL), creates its topics, queues, streams and tables, runs its Lambda
+functions in-process and plays their event sources; then shows a live status line per consumer group
+(processed ✓, retried ↻, DLQ depth, queue lag) until Ctrl-C.
 
-try {
-  say("serverless-broker: the CDK app's topology and consumers, running locally");
-  run = await startLocalRun({
-    ...(flags.port === undefined ? {} : { cloud: { port: whole("--port", flags.port) } }),
-    maxVisibilityTimeoutSeconds: flags["real-timeouts"] ? undefined : 5,
-    extraEnvironment: options.failRate > 0 ? { BROKER_CHAOS_FAIL_RATE: String(options.failRate) } : {},
-    onStep: say,
-    onApply: (event) => say(describeApply(event)),
-    onRuntime: (event) => say(describeRuntime(event)),
-  });
-  if (!flags["real-timeouts"])
-    say(
-      "  (queue visibility timeouts above 5 s are lowered locally so that retries come quickly; --real-timeouts keeps them)",
-    );
-  say(
-    `✓ consumers running ${(run.startupMs / 1000).toFixed(1)} s after start; function logs in .local-cloud/logs/functions`,
-  );
+  --app DIR         the CDK project                                   default: the current directory
+  --port N          the local cloud's port (0: a free one)            default: $LOCAL_CLOUD_PORT, else 4566
+  --watch           re-synthesize and reload changed handlers when files of the app change
+  --verbose         list every resource created or skipped (default: a summary)
+  --real-timeouts   keep queue visibility timeouts above 5 s as the template says
+  --json            machine-readable lines; with --demo the last stdout line is the summary
+  --demo            the reference orders workload (this repository's app), then exit (unless --watch):
+                    --messages 1000 --customers 50 --duplicates 0.05 --fail-rate 0.02 --poison-rate 0.01
+                    --seed 42 --timeout 120`;
 
-  let exitCode = 0;
-  if (options.messages > 0) {
-    if (!ordersChannels(run.outputs)) {
-      say(
-        "This app is not the reference orders topology, so there is no demo workload; use --watch to keep it running.",
-      );
-    } else {
-      say(
-        `Demo: ${options.messages} orders over ${options.customers} customers to OrderEvents, OrderLifecycle (FIFO) and Ledger (Kinesis); ` +
-          `${pct(options.duplicateRate)} published twice, ${pct(options.failRate)} handler failures, ${pct(options.poisonRate)} poison per channel`,
-      );
-      const live = out.isTTY === true;
-      let lastHeartbeat = 0;
-      const result = await runOrdersScenario(run, {
-        ...options,
-        onStep: say,
-        onProgress: (line) => {
-          if (live) out.write(`\r\x1b[K${line}`);
-          else if (performance.now() - lastHeartbeat > 5_000) {
-            lastHeartbeat = performance.now();
-            say(line);
-          }
-        },
-      });
-      if (live) out.write("\n");
-      report(result, run.startupMs);
-      exitCode = result.ok ? 0 : 1;
-    }
-  }
-  if (flags.watch) await keepWatching(run);
-  await shutdown(exitCode);
-} catch (error) {
-  if (!(error instanceof LocalCloudError)) throw error;
-  process.stderr.write(`error: ${error.message}\n`);
-  await shutdown(1);
+export interface DemoOptions {
+  readonly messages: number;
+  readonly duplicateRate: number;
+  readonly failRate: number;
+  readonly poisonRate: number;
+  readonly customers: number;
+  readonly timeoutMs: number;
+  readonly seed: number;
 }
 
-function report(result: ScenarioResult, startupMs: number): void {
+/** Thrown for a wrong flag: the CLI prints it with the usage hint. */
+export class StartUsageError extends Error {
+  override name = "StartUsageError";
+}
+
+export async function startCommand(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseStartArgs>;
+  try {
+    parsed = parseStartArgs(argv);
+  } catch (error) {
+    throw new StartUsageError((error as Error).message);
+  }
+  const { values: flags } = parsed;
+  if (flags.help) {
+    process.stdout.write(`${START_HELP}\n`);
+    return 0;
+  }
+  const options: DemoOptions = {
+    messages: flags.demo ? whole("--messages", flags.messages ?? (flags.watch ? "0" : "1000")) : 0,
+    duplicateRate: rate("--duplicates", flags.duplicates),
+    failRate: flags.demo ? rate("--fail-rate", flags["fail-rate"]) : 0,
+    poisonRate: rate("--poison-rate", flags["poison-rate"]),
+    customers: Math.max(1, whole("--customers", flags.customers)),
+    timeoutMs: whole("--timeout", flags.timeout) * 1000,
+    seed: whole("--seed", flags.seed),
+  };
+  const projectDir = resolve(flags.app ?? process.cwd());
+  // With --json the last line of stdout is the summary; everything else goes to stderr.
+  const out = flags.json ? process.stderr : process.stdout;
+  const say: Say = (line) => out.write(`${line}\n`);
+
+  let run: LocalRun | undefined;
+  let stopping: Promise<never> | undefined;
+  const shutdown = (code: number): Promise<never> => {
+    stopping ??= (async () => {
+      await run?.stop();
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.once(signal, () => void shutdown(130));
+  stopWhenOrphaned(() => void shutdown(143));
+
+  try {
+    say(`serverless-broker: the CDK app in ${projectDir}, running locally`);
+    const applied: Array<ApplyEvent | { kind: "stack"; stackName: string }> = [];
+    run = await startLocalRun({
+      projectDir,
+      ...(flags.port === undefined ? {} : { cloud: { port: whole("--port", flags.port) } }),
+      maxVisibilityTimeoutSeconds: flags["real-timeouts"] ? undefined : 5,
+      extraEnvironment: options.failRate > 0 ? { BROKER_CHAOS_FAIL_RATE: String(options.failRate) } : {},
+      onStep: say,
+      onApply: (event) => {
+        applied.push(event);
+        if (event.kind === "stack") say(`Applying ${event.stackName}:`);
+        else if (flags.verbose || event.kind === "failed") say(describeApply(event));
+      },
+      onRuntime: (event) => say(describeRuntime(event)),
+    });
+    for (const line of applySummary(applied, flags.verbose)) say(line);
+    if (!flags["real-timeouts"])
+      say(
+        "  (queue visibility timeouts above 5 s are lowered locally so that retries come quickly; --real-timeouts keeps them)",
+      );
+    say(
+      `✓ consumers running ${(run.startupMs / 1000).toFixed(1)} s after start; function logs in ${resolve(projectDir, ".local-cloud/logs/functions")}`,
+    );
+
+    if (flags.demo) {
+      let exitCode = 0;
+      if (options.messages > 0) exitCode = await demo(run, options, flags.json, out, say);
+      if (!flags.watch) return await shutdown(exitCode);
+    }
+    if (flags.watch) watchForChanges(run, projectDir, say);
+    await stayUp(run, projectDir, out, say);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof LocalCloudError)) throw error;
+    process.stderr.write(`error: ${error.message}\n`);
+    return shutdown(1);
+  }
+}
+
+function parseStartArgs(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: "boolean", short: "h", default: false },
+      app: { type: "string" },
+      demo: { type: "boolean", default: false },
+      verbose: { type: "boolean", default: false },
+      messages: { type: "string" },
+      duplicates: { type: "string", default: "0.05" },
+      "fail-rate": { type: "string", default: "0.02" },
+      "poison-rate": { type: "string", default: "0.01" },
+      customers: { type: "string", default: "50" },
+      json: { type: "boolean", default: false },
+      watch: { type: "boolean", default: false },
+      port: { type: "string" },
+      "real-timeouts": { type: "boolean", default: false },
+      timeout: { type: "string", default: "120" },
+      seed: { type: "string", default: "42" },
+    },
+  });
+}
+
+async function demo(run: LocalRun, options: DemoOptions, json: boolean, out: NodeJS.WriteStream, say: Say) {
+  if (!ordersChannels(run.outputs)) {
+    say("This app is not the reference orders topology, so there is no demo workload; leave --demo out.");
+    return 1;
+  }
+  say(
+    `Demo: ${options.messages} orders over ${options.customers} customers to OrderEvents, OrderLifecycle (FIFO) and Ledger (Kinesis); ` +
+      `${pct(options.duplicateRate)} published twice, ${pct(options.failRate)} handler failures, ${pct(options.poisonRate)} poison per channel`,
+  );
+  const live = out.isTTY === true;
+  let lastHeartbeat = 0;
+  const result = await runOrdersScenario(run, {
+    ...options,
+    onStep: say,
+    onProgress: (line) => {
+      if (live) out.write(`\r\x1b[K${line}`);
+      else if (performance.now() - lastHeartbeat > 5_000) {
+        lastHeartbeat = performance.now();
+        say(line);
+      }
+    },
+  });
+  if (live) out.write("\n");
+  report(result, run.startupMs, options, json, say);
+  return result.ok ? 0 : 1;
+}
+
+function report(
+  result: ScenarioResult,
+  startupMs: number,
+  options: DemoOptions,
+  json: boolean,
+  say: Say,
+): void {
   say("");
   say(renderGroupTable(result.groups, { latency: true }));
   const processed = result.groups.reduce((sum, group) => sum + group.processed, 0);
@@ -124,7 +203,7 @@ function report(result: ScenarioResult, startupMs: number): void {
     `${result.ok ? "✓" : "✗"} ${processed} messages processed in ${(result.durationMs / 1000).toFixed(1)} s (${Math.round(result.throughputPerSecond)} msg/s); ` +
       `nothing lost: ${none("lost")}; nothing processed twice: ${none("processedTwice")}; consumers were running ${(startupMs / 1000).toFixed(1)} s after start`,
   );
-  if (flags.json) {
+  if (json) {
     const summary = {
       ok: result.ok,
       messages: options.messages,
@@ -148,14 +227,46 @@ function report(result: ScenarioResult, startupMs: number): void {
   }
 }
 
-async function keepWatching(running: LocalRun): Promise<void> {
-  const projectDir = process.cwd();
+/** Stays up until Ctrl-C: where to point producers, then a live status line per consumer group. */
+async function stayUp(run: LocalRun, projectDir: string, out: NodeJS.WriteStream, say: Say): Promise<never> {
   say("");
-  say(`Watching: the topology keeps running at ${running.endpoint}. Point your producers at it:`);
-  for (const [name, value] of Object.entries(localCloudEnv(running.endpoint)))
-    say(`  export ${name}=${value}`);
-  for (const [name, value] of Object.entries(running.outputs)) say(`  ${name} = ${value}`);
-  say("Handlers are reloaded when files under lambdas/ or infra/ change. Ctrl-C stops everything.");
+  say(`The topology keeps running at ${run.endpoint}. Point your producers at it:`);
+  for (const [name, value] of Object.entries(localCloudEnv(run.endpoint))) say(`  export ${name}=${value}`);
+  for (const [name, value] of Object.entries(run.outputs)) say(`  ${name} = ${value}`);
+  say("Ctrl-C stops everything.");
+  const sqs = new SQSClient({ region: run.stacks[0]?.region ?? "us-east-1", endpoint: run.endpoint });
+  const board = new GroupStatusBoard(watchedGroups(run.stacks, projectDir), sqs);
+  run.onBatchSummary((summary) => board.record(summary));
+  const live = out.isTTY === true;
+  let last = "";
+  for (;;) {
+    await board.refresh();
+    const line = board.line();
+    if (live) out.write(`\r\x1b[K${line}`);
+    else if (line !== last) say(line);
+    last = line;
+    await new Promise((done) => setTimeout(done, 2_000));
+  }
+}
+
+/** Each consumer group of the applied stacks with its queue and DLQ as the applier named them. */
+function watchedGroups(stacks: readonly AppliedStack[], projectDir: string): WatchedGroup[] {
+  const templates = readCloudAssembly(stacks[0]?.assemblyDir ?? resolve(projectDir, "cdk.out"));
+  const topology = readTopology(templates);
+  return topology.groups.map((group) => {
+    const resources = stacks.find((stack) => stack.stackName === group.stackName)?.resources;
+    const queueUrl = group.source.kind === "queue" ? resources?.get(group.source.queue)?.ref : undefined;
+    const deadLetterQueueUrl = group.deadLetterQueue ? resources?.get(group.deadLetterQueue)?.ref : undefined;
+    return {
+      name: group.name,
+      ...(queueUrl ? { queueUrl } : {}),
+      ...(deadLetterQueueUrl ? { deadLetterQueueUrl } : {}),
+    };
+  });
+}
+
+function watchForChanges(running: LocalRun, projectDir: string, say: Say): void {
+  say("Handlers are reloaded when files of the app change (not cdk.out, node_modules, .local-cloud).");
   let pending: NodeJS.Timeout | undefined;
   let reloading = Promise.resolve();
   const onChange = () => {
@@ -177,18 +288,35 @@ async function keepWatching(running: LocalRun): Promise<void> {
       });
     }, 300);
   };
-  for (const dir of ["lambdas", "infra"]) {
-    watch(join(projectDir, dir), { recursive: true }, (_, file) => {
-      if (file && !file.startsWith("local")) onChange();
-    });
-  }
-  await new Promise(() => undefined);
+  watch(projectDir, { recursive: true }, (_, file) => {
+    if (!file) return;
+    if (/^(cdk\.out|node_modules|\.local-cloud|\.git)([\\/]|$)/.test(file) || file.startsWith("infra/local"))
+      return;
+    onChange();
+  });
 }
 
-function describeApply(event: ApplyEvent | { kind: "stack"; stackName: string }): string {
+/** `created 31, skipped 40 (IAM roles and policies 24, …)`: the applier's output without --verbose. */
+function applySummary(
+  events: ReadonlyArray<ApplyEvent | { kind: "stack"; stackName: string }>,
+  verbose: boolean,
+) {
+  const created = events.filter((event) => event.kind === "created").length;
+  const failed = events.filter((event) => event.kind === "failed").length;
+  const skipped = new Map<string, number>();
+  for (const event of events) {
+    if (event.kind !== "skipped") continue;
+    skipped.set(event.type, (skipped.get(event.type) ?? 0) + 1);
+  }
+  const skippedCount = [...skipped.values()].reduce((sum, count) => sum + count, 0);
+  const byType = [...skipped].map(([type, count]) => `${type} ${count}`).join(", ");
+  return [
+    `  created ${created}, skipped ${skippedCount}${skippedCount > 0 ? ` (not emulated: ${byType})` : ""}${failed > 0 ? `, failed ${failed} (above)` : ""}${verbose || skippedCount === 0 ? "" : "; --verbose lists each resource and why"}`,
+  ];
+}
+
+function describeApply(event: ApplyEvent): string {
   switch (event.kind) {
-    case "stack":
-      return `Applying ${event.stackName}:`;
     case "created":
       return `  + ${event.type.padEnd(28)} ${event.logicalId}  ${event.detail}`;
     case "skipped":
@@ -220,20 +348,17 @@ function describeRuntime(event: RuntimeEvent): string {
 function whole(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0)
-    fatal(`${name} must be a whole number of 0 or more, but "${text}" was given.`);
+    throw new StartUsageError(`${name} must be a whole number of 0 or more, but "${text}" was given.`);
   return value;
 }
 
 function rate(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 1)
-    fatal(`${name} must be a rate from 0 to 1 (e.g. 0.05 for 5%), but "${text}" was given.`);
+    throw new StartUsageError(
+      `${name} must be a rate from 0 to 1 (e.g. 0.05 for 5%), but "${text}" was given.`,
+    );
   return value;
-}
-
-function fatal(message: string): never {
-  process.stderr.write(`error: ${message}\n`);
-  process.exit(2);
 }
 
 function pct(value: number): string {

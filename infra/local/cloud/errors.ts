@@ -58,7 +58,7 @@ export class PortInUseError extends LocalCloudError {
       `Port ${port} on ${host} is already in use (another local cloud, LocalStack, or some other server).`,
       [
         "Stop whatever holds it, or pick another port:",
-        `  npm run local -- --port ${port + 11}     (or LOCAL_CLOUD_PORT=${port + 11})`,
+        `  npx serverless-broker cloud --port ${port + 11}     (or LOCAL_CLOUD_PORT=${port + 11})`,
         `Find the holder with: ss -ltnp 'sport = :${port}'   (macOS: lsof -iTCP:${port} -sTCP:LISTEN)`,
       ].join("\n"),
       options,

@@ -1,0 +1,73 @@
+/**
+ * `serverless-broker start` on an app of your own (a plain CDK app here): applied with a summary, its
+ * consumers run, a status line per consumer group shows what they processed, and Ctrl-C stops it.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { PublishCommand } from "@aws-sdk/client-sns";
+import { afterEach, describe, expect, it } from "vitest";
+import { copyFixtureApp } from "../support/app-copy.js";
+import { eventually } from "../support/eventually.js";
+import { uniqueName } from "../support/names.js";
+import { dynamodb, sns } from "../support/resources.js";
+
+const main = fileURLToPath(new URL("../../infra/cli/main.ts", import.meta.url));
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) child.kill("SIGKILL");
+});
+
+describe("serverless-broker start", () => {
+  it("runs the app of the current directory until Ctrl-C, with a summary and a live line per group", {
+    timeout: 240_000,
+  }, async () => {
+    const app = copyFixtureApp("plain-cdk-app");
+    const stackName = uniqueName("PlainStart");
+    const child = spawn(process.execPath, ["--import", "tsx", main, "start"], {
+      cwd: app,
+      env: { ...process.env, PLAIN_APP_STACK: stackName },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.push(child);
+    let output = "";
+    child.stdout?.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr?.on("data", (chunk) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | null>((done) => child.on("exit", done));
+    const waitFor = (pattern: RegExp) =>
+      eventually(`output matching ${pattern}`, async () => pattern.exec(output) ?? undefined, {
+        timeoutMs: 90_000,
+      });
+
+    await waitFor(/✓ consumers running/);
+    const [, topicArn] = await waitFor(/ {2}TopicArn = (\S+)/);
+    expect(output).toMatch(/created \d+, skipped \d+ \(not emulated: .*AWS::S3::Bucket 1/);
+    expect(output).not.toContain("  + AWS::SQS::Queue"); // the per-resource list is --verbose's
+    expect(output).not.toMatch(/NodeDeprecationWarning|end of support/i);
+
+    const [, tableName] = await waitFor(/ {2}TableName = (\S+)/);
+    const alert = uniqueName("alert");
+    await sns.send(
+      new PublishCommand({
+        TopicArn: topicArn,
+        Message: alert,
+        MessageAttributes: { severity: { DataType: "String", StringValue: "high" } },
+      }),
+    );
+    // The Writer (a plain inline function) ran: its row is there; its group is on the status line.
+    await eventually("the Writer's row", async () => {
+      const { Item } = await dynamodb.send(
+        new GetItemCommand({ TableName: tableName, Key: { id: { S: alert } } }),
+      );
+      return Item;
+    });
+    await waitFor(/Writer\w* ✓\d+ ↻\d+ dlq 0 lag \d+ · AlwaysFails/);
+
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+  });
+});
