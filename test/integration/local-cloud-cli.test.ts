@@ -129,7 +129,7 @@ describe("npm run local on a machine that is not ready", () => {
       const run = runCli(process.execPath, [...CLI, "--port", String(port)]);
       expect(await run.exited).toBe(1);
       expect(run.output()).toContain(`Port ${port} on 127.0.0.1 is already in use`);
-      expect(run.output()).toContain("npm run local -- --port");
+      expect(run.output()).toContain("npx serverless-broker cloud --port");
     } finally {
       blocker.close();
     }
