@@ -1,10 +1,11 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration, Stack, Validations } from "aws-cdk-lib";
 import type { Alarm, IAlarmAction } from "aws-cdk-lib/aws-cloudwatch";
+import { type IRole, Policy } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { BROKER_ENV, DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
+import { BROKER_ENV, DEDUP_TABLE, RESERVED_CONSUMER_GROUPS } from "../../lambdas/runtime/constants.js";
 import { createAlarms } from "./alarms.js";
 import { bindConsumerEnvironment } from "./consumer-binding.js";
 import { ConsumerFunction } from "./consumer-function.js";
@@ -87,15 +88,19 @@ export class Outbox extends Construct {
     );
     this.onFailureQueue.grantSendMessages(this.relay);
     bindConsumerEnvironment(this, this.relay, {
-      [BROKER_ENV.consumerGroup]: "outbox-relay",
+      [BROKER_ENV.consumerGroup]: RESERVED_CONSUMER_GROUPS.outboxRelay,
       [BROKER_ENV.deadLetterQueueUrl]: this.onFailureQueue.queueUrl,
     });
     if (this.relay.role) {
-      Validations.of(this.relay.role).acknowledge({
+      const role = this.relay.role;
+      Validations.of(role).acknowledge({
         id: "AwsSolutions-IAM5[Resource::*]",
         reason:
           "dynamodb:ListStreams, which Lambda's DynamoDB Streams event source needs, cannot be scoped to a resource.",
       });
+      // That acknowledgement is per role, wider than its one finding: keep it honest by failing synth if
+      // anything but dynamodb:ListStreams is ever granted to the relay on "*".
+      this.node.addValidation({ validate: () => wildcardGrantsBeyondListStreams(role) });
       Validations.of(this.relay.role).acknowledge({
         id: "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
         reason:
@@ -141,4 +146,28 @@ export class Outbox extends Construct {
     if ("grantPublish" in destination) destination.grantPublish(this.relay);
     else destination.grantWrite(this.relay);
   }
+}
+
+/** Errors for each statement of `role`'s policies granting on "*" more than dynamodb:ListStreams. */
+function wildcardGrantsBeyondListStreams(role: IRole): string[] {
+  const errors: string[] = [];
+  for (const policy of role.node.findAll().filter((child): child is Policy => child instanceof Policy)) {
+    const document = Stack.of(role).resolve(policy.document.toJSON()) as
+      | {
+          Statement?: Array<{ Action: string | string[]; Resource: string | string[] }>;
+        }
+      | undefined;
+    for (const statement of document?.Statement ?? []) {
+      const resources = ([] as string[]).concat(statement.Resource);
+      const actions = ([] as string[]).concat(statement.Action);
+      const beyond = actions.filter((action) => action !== "dynamodb:ListStreams");
+      if (resources.includes("*") && beyond.length > 0) {
+        errors.push(
+          `the relay's role ${role.node.path} is granted ${beyond.join(", ")} on "*"; the cdk-nag acknowledgement ` +
+            "of IAM5[Resource::*] covers only dynamodb:ListStreams. Scope the grant to its resources.",
+        );
+      }
+    }
+  }
+  return errors;
 }

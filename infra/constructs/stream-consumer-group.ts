@@ -45,7 +45,15 @@ export interface StreamConsumerGroupOptions {
    * @default - an encrypted SQS queue created for the group
    */
   readonly onFailure?: IQueue | false;
-  /** A dedicated-throughput (enhanced fan-out) consumer for this group. @default false */
+  /**
+   * The consumer commits outbox rows (transactional mode with `transaction.publish`): it may also write
+   * `outbox#` items on the dedup table. Other groups cannot. @default false
+   */
+  readonly outbox?: boolean;
+  /**
+   * A dedicated-throughput (enhanced fan-out) consumer for this group. A stream takes at most 20 of them.
+   * @default false
+   */
   readonly enhancedFanOut?: boolean;
   /** Aggregate state across invocations over windows of this length, up to 15 minutes. @default - none */
   readonly tumblingWindow?: Duration;
@@ -128,7 +136,11 @@ export class StreamConsumerGroup extends Construct {
       environment[BROKER_ENV.deadLetterQueueUrl] = this.onFailureQueue.queueUrl;
     }
     bindConsumerEnvironment(this, props.consumer, environment);
-    props.dedupTable?.bindConsumer(props.consumer);
+    props.dedupTable?.bindConsumer(props.consumer, {
+      group: this.name,
+      checkpoints: true,
+      outbox: props.outbox ?? false,
+    });
     this.addAlarms(props);
   }
 
@@ -194,6 +206,15 @@ export class StreamConsumerGroup extends Construct {
 }
 
 function validateOptions(group: StreamConsumerGroup, props: StreamConsumerGroupProps): void {
+  if (props.onFailure && props.onFailure.fifo) {
+    // Lambda's on-failure destinations for stream sources are standard SQS queues or SNS topics:
+    // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-async-destinations
+    fail(
+      group,
+      `onFailure must be a standard SQS queue, but ${props.onFailure.node.path} is a FIFO queue, which Lambda ` +
+        "cannot send a stream's failed batches to.",
+    );
+  }
   requireIntegerInRange(group, "batchSize", props.batchSize, 1, 10_000);
   requireDurationInRange(
     group,
