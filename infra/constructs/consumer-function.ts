@@ -51,6 +51,12 @@ export class ConsumerFunction extends NodejsFunction {
       environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
     });
     this.logGroupRetention = retention;
+    if (!xray) {
+      Validations.of(this).acknowledge({
+        id: "Serverless-LambdaTracing",
+        reason: "X-Ray tracing is off by default (it costs per trace); turn it on with xray: true.",
+      });
+    }
     if (this.role) {
       Validations.of(this.role).acknowledge({
         id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",

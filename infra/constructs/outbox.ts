@@ -7,7 +7,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BROKER_ENV, DEDUP_TABLE, RESERVED_CONSUMER_GROUPS } from "../../lambdas/runtime/constants.js";
 import { createAlarms } from "./alarms.js";
-import { bindConsumerEnvironment } from "./consumer-binding.js";
+import { acknowledgeDeadLetterQueue, bindConsumerEnvironment } from "./consumer-binding.js";
 import { ConsumerFunction } from "./consumer-function.js";
 import type { DedupTable } from "./dedup-table.js";
 import type { IFanOutTopic } from "./fan-out-topic.js";
@@ -61,11 +61,10 @@ export class Outbox extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.onFailureQueue).acknowledge({
-      id: "AwsSolutions-SQS3",
-      reason:
-        "This queue is the relay's on-failure (dead-letter) destination; it needs no dead-letter queue of its own.",
-    });
+    acknowledgeDeadLetterQueue(
+      this.onFailureQueue,
+      "This queue is the relay's on-failure (dead-letter) destination; it needs no dead-letter queue of its own.",
+    );
     this.relay.addEventSource(
       new DynamoEventSource(props.dedupTable.table, {
         startingPosition: StartingPosition.TRIM_HORIZON,

@@ -14,7 +14,13 @@ import {
   METRICS_SERVICE,
 } from "../../lambdas/runtime/constants.js";
 import { type AlarmDefinition, consumerFunctionAlarms, createAlarms } from "./alarms.js";
-import { acknowledgeKmsGrantWildcards, bindConsumerEnvironment, timeoutOf } from "./consumer-binding.js";
+import {
+  acknowledgeDeadLetterQueue,
+  acknowledgeKmsGrantWildcards,
+  acknowledgeSqsMappingDestination,
+  bindConsumerEnvironment,
+  timeoutOf,
+} from "./consumer-binding.js";
 import type { DedupTable } from "./dedup-table.js";
 import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
 
@@ -121,6 +127,10 @@ export class QueueConsumerGroup extends Construct {
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       });
+      acknowledgeDeadLetterQueue(
+        this.deadLetterQueue,
+        "This queue is the group's dead-letter queue; it needs no dead-letter queue of its own.",
+      );
       this.queue = new Queue(this, "Queue", {
         ...fifoQueueProps(this, "Queue", props.fifo),
         encryption: QueueEncryption.KMS,
@@ -191,6 +201,7 @@ export class QueueConsumerGroup extends Construct {
         maxConcurrency: props.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
       }),
     );
+    acknowledgeSqsMappingDestination(consumer, this.queue);
     const environment: Record<string, string> = { [BROKER_ENV.consumerGroup]: this.name };
     if (this.deadLetterQueue) {
       // Poison goes straight to the dead-letter queue, with its reason, from the runtime.
@@ -298,7 +309,7 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
     !Token.isUnresolved(props.batchSize) &&
     props.batchSize > MAX_BATCH_SIZE_WITHOUT_WINDOW &&
     (props.maxBatchingWindow === undefined ||
-      (!props.maxBatchingWindow.isUnresolved() && props.maxBatchingWindow.toSeconds() < 1))
+      (!props.maxBatchingWindow.isUnresolved() && props.maxBatchingWindow.toMilliseconds() < 1000))
   ) {
     fail(
       group,

@@ -13,7 +13,7 @@ import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BROKER_ENV, CONSUMER_METRICS } from "../../lambdas/runtime/constants.js";
 import { consumerFunctionAlarms, createAlarms } from "./alarms.js";
-import { bindConsumerEnvironment } from "./consumer-binding.js";
+import { acknowledgeDeadLetterQueue, bindConsumerEnvironment } from "./consumer-binding.js";
 import type { DedupTable } from "./dedup-table.js";
 import { consumerMetric } from "./queue-consumer-group.js";
 import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
@@ -95,11 +95,10 @@ export class StreamConsumerGroup extends Construct {
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       });
-      Validations.of(queue).acknowledge({
-        id: "AwsSolutions-SQS3",
-        reason:
-          "This queue is the dead-letter destination of a Kinesis consumer group; it needs no dead-letter queue of its own.",
-      });
+      acknowledgeDeadLetterQueue(
+        queue,
+        "This queue is the dead-letter destination of a Kinesis consumer group; it needs no dead-letter queue of its own.",
+      );
       this.onFailureQueue = queue;
     }
 
@@ -206,12 +205,13 @@ export class StreamConsumerGroup extends Construct {
 }
 
 function validateOptions(group: StreamConsumerGroup, props: StreamConsumerGroupProps): void {
-  if (props.onFailure && props.onFailure.fifo) {
+  const onFailure = props.onFailure || undefined;
+  if (onFailure?.fifo) {
     // Lambda's on-failure destinations for stream sources are standard SQS queues or SNS topics:
     // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-async-destinations
     fail(
       group,
-      `onFailure must be a standard SQS queue, but ${props.onFailure.node.path} is a FIFO queue, which Lambda ` +
+      `onFailure must be a standard SQS queue, but ${onFailure.node.path} is a FIFO queue, which Lambda ` +
         "cannot send a stream's failed batches to.",
     );
   }
