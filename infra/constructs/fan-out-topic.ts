@@ -4,6 +4,7 @@ import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
+import { createAlarms } from "./alarms.js";
 import { claimGroupName } from "./consumer-group-name.js";
 import type { DedupTable } from "./dedup-table.js";
 import { QueueConsumerGroup, type QueueConsumerGroupOptions } from "./queue-consumer-group.js";
@@ -100,8 +101,28 @@ abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
       ...(this.common.alarmAction ? { alarmAction: this.common.alarmAction } : {}),
     });
     this.groups.push(group);
+    if (this.groups.length === 1) this.addDeliveryAlarm();
     for (const listener of this.listeners) listener(group);
     return group;
+  }
+
+  /**
+   * SNS reports delivery failures per topic (NumberOfNotificationsFailed has no subscription dimension); each
+   * group's subscription keeps what failed in its dead-letter queue, whose alarm names the group.
+   */
+  private addDeliveryAlarm(): void {
+    createAlarms(
+      this,
+      [
+        {
+          id: "DeliveryFailuresAlarm",
+          description: `SNS fails to deliver to a consumer group's queue (topic ${this.node.path})`,
+          metric: this.metricDeliveryFailures(),
+          threshold: 1,
+        },
+      ],
+      this.common.alarmAction,
+    );
   }
 
   /** Lets `grantee` publish to this topic only: sns:Publish, and the KMS actions its key needs. */

@@ -100,11 +100,13 @@ export class MessageBroker extends Construct {
   /** The transactional outbox of this topology's dedup table (created with `dedup: { stream: true }`). */
   addOutbox(id: string, props: Omit<OutboxProps, "dedupTable"> = {}): Outbox {
     if (!this.dedupTable) fail(this, "addOutbox needs the dedup table; do not set dedup: false.");
-    return new Outbox(this, id, {
+    const outbox = new Outbox(this, id, {
       ...props,
       dedupTable: this.dedupTable,
       ...(this.alarmAction ? { alarmAction: this.alarmAction } : {}),
     });
+    this.dashboard.addOutbox(outbox);
+    return outbox;
   }
 
   /** A sharded stream of this topology. */

@@ -1,12 +1,12 @@
 import { Duration, Stack, Validations } from "aws-cdk-lib";
-import type { Alarm, IAlarmAction } from "aws-cdk-lib/aws-cloudwatch";
+import type { Alarm, IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { type IRole, Policy } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BROKER_ENV, DEDUP_TABLE, RESERVED_CONSUMER_GROUPS } from "../../lambdas/runtime/constants.js";
-import { createAlarms } from "./alarms.js";
+import { ALARM_PERIOD, createAlarms } from "./alarms.js";
 import { acknowledgeDeadLetterQueue, bindConsumerEnvironment } from "./consumer-binding.js";
 import { ConsumerFunction } from "./consumer-function.js";
 import type { DedupTable } from "./dedup-table.js";
@@ -116,7 +116,7 @@ export class Outbox extends Construct {
           {
             id: "RelayErrorsAlarm",
             description: "The outbox relay fails",
-            metric: this.relay.metricErrors({ period: Duration.minutes(5) }),
+            metric: this.relay.metricErrors({ period: ALARM_PERIOD }),
             threshold: 1,
           },
           {
@@ -138,6 +138,20 @@ export class Outbox extends Construct {
         props.alarmAction,
       ),
     );
+  }
+
+  /** How far behind the dedup table's stream the relay is, in milliseconds (maximum over 1 minute). */
+  metricLag(props?: MetricOptions): Metric {
+    return this.relay.metric("IteratorAge", { statistic: "Maximum", period: ALARM_PERIOD, ...props });
+  }
+
+  /** Outbox rows waiting in the relay's on-failure queue (maximum over 1 minute). */
+  metricDlqDepth(props?: MetricOptions): Metric {
+    return this.onFailureQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: "Maximum",
+      period: ALARM_PERIOD,
+      ...props,
+    });
   }
 
   /** Lets the relay publish to one more topic or stream. */

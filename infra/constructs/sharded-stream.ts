@@ -4,6 +4,7 @@ import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
+import { ALARM_PERIOD, createAlarms } from "./alarms.js";
 import { claimGroupName } from "./consumer-group-name.js";
 import type { DedupTable } from "./dedup-table.js";
 import { StreamConsumerGroup, type StreamConsumerGroupOptions } from "./stream-consumer-group.js";
@@ -75,6 +76,35 @@ export class ShardedStream extends Construct {
         ? { encryption: StreamEncryption.KMS, encryptionKey: props.encryptionKey }
         : { encryption: StreamEncryption.MANAGED }),
     });
+    this.addThrottlingAlarms();
+  }
+
+  /** Writes and reads refused for lack of shard capacity. */
+  private addThrottlingAlarms(): void {
+    createAlarms(
+      this,
+      [
+        {
+          id: "WriteThrottlesAlarm",
+          description: `Writes to the stream are throttled (${this.node.path}): add shards or go on demand`,
+          metric: this.stream.metricWriteProvisionedThroughputExceeded({
+            statistic: "Sum",
+            period: ALARM_PERIOD,
+          }),
+          threshold: 1,
+        },
+        {
+          id: "ReadThrottlesAlarm",
+          description: `Reads from the stream are throttled (${this.node.path}): too many shared-throughput groups`,
+          metric: this.stream.metricReadProvisionedThroughputExceeded({
+            statistic: "Sum",
+            period: ALARM_PERIOD,
+          }),
+          threshold: 1,
+        },
+      ],
+      this.props.alarmAction,
+    );
   }
 
   get consumerGroups(): readonly StreamConsumerGroup[] {

@@ -1,4 +1,4 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import type { Alarm, IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { type IStream, StreamConsumer } from "aws-cdk-lib/aws-kinesis";
 import { type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";

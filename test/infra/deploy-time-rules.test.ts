@@ -376,3 +376,36 @@ describe("reference stack: kinesisCheckpoints", () => {
     );
   });
 });
+
+describe("alarms and dashboard (item 9)", () => {
+  it("alarms on SNS delivery failures, on Kinesis read and write throttling, all over 1-minute periods", () => {
+    const stack = testStack();
+    const broker = new MessageBroker(stack, "Broker", { alarmTopic: true });
+    broker.addTopic("Orders").addConsumerGroup("billing", { consumer: consumerFunction(stack, "Billing") });
+    broker.addStream("Ledger");
+    const assert = template(stack);
+
+    for (const metricName of [
+      "NumberOfNotificationsFailed",
+      "WriteProvisionedThroughputExceeded",
+      "ReadProvisionedThroughputExceeded",
+    ]) {
+      assert.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        MetricName: metricName,
+        AlarmActions: [{ Ref: Match.stringLikeRegexp("AlarmTopic") }],
+      });
+    }
+    const periods = Object.values(assert.findResources("AWS::CloudWatch::Alarm")).map(
+      (alarm) => (alarm as { Properties: { Period: number } }).Properties.Period,
+    );
+    expect(new Set(periods)).toEqual(new Set([60]));
+  });
+
+  it("shows the outbox relay on the broker's dashboard", () => {
+    const stack = testStack();
+    const broker = new MessageBroker(stack, "Broker", { dedup: { stream: true } });
+    broker.addOutbox("Outbox");
+    const body = JSON.stringify(template(stack).findResources("AWS::CloudWatch::Dashboard"));
+    expect(body).toContain("Outbox (outbox relay): lag");
+  });
+});
