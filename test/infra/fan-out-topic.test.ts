@@ -368,7 +368,7 @@ describe("FanOutTopic bad input fails synth naming the construct path and the va
         topic.addConsumerGroup("billing");
         topic.addConsumerGroup("billing");
       },
-      /^Test\/T: a consumer group named "billing" already exists here; each group needs a unique name\.$/,
+      /^Test\/T: a consumer group named "billing" already exists at Test\/T\/billing, so Test\/T\/billing cannot have it; group names must be unique/,
     ],
     [
       "a group name with spaces",

@@ -202,7 +202,7 @@ describe("ShardedStream bad input fails synth naming the construct path and the 
         s.addConsumerGroup("ledger", { consumer: consumerFunction(stack, "A") });
         s.addConsumerGroup("ledger", { consumer: consumerFunction(stack, "B") });
       },
-      /^Test\/S: a consumer group named "ledger" already exists here/,
+      /^Test\/S: a consumer group named "ledger" already exists at Test\/S\/ledger/,
     ],
   ])("%s", (_, build, message) => {
     expect(() => build(testStack())).toThrow(message);
