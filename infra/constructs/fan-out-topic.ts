@@ -1,6 +1,6 @@
 import { Annotations, Duration, Token } from "aws-cdk-lib";
 import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
-import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
+import { AnyPrincipal, Effect, type Grant, type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
@@ -9,6 +9,24 @@ import { claimGroupName } from "./consumer-group-name.js";
 import type { DedupTable } from "./dedup-table.js";
 import { QueueConsumerGroup, type QueueConsumerGroupOptions } from "./queue-consumer-group.js";
 import { fail, requireIntegerInRange } from "./validation.js";
+
+/**
+ * The actions an SNS topic policy can grant or deny
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-language-api-permissions-reference.html).
+ */
+const TOPIC_POLICY_ACTIONS = [
+  "sns:AddPermission",
+  "sns:DeleteTopic",
+  "sns:GetDataProtectionPolicy",
+  "sns:GetTopicAttributes",
+  "sns:ListSubscriptionsByTopic",
+  "sns:ListTagsForResource",
+  "sns:Publish",
+  "sns:PutDataProtectionPolicy",
+  "sns:RemovePermission",
+  "sns:SetTopicAttributes",
+  "sns:Subscribe",
+];
 
 /** What a fan-out topic shares with one imported from elsewhere. */
 export interface FanOutTopicCommonProps {
@@ -213,6 +231,17 @@ export class FanOutTopic extends FanOutTopicBase {
       ...(props.contentBasedDeduplication ? { contentBasedDeduplication: true } : {}),
       ...(props.archiveRetentionDays ? { messageRetentionPeriodInDays: props.archiveRetentionDays } : {}),
     });
+    // enforceSSL denies only sns:Publish without TLS; deny every topic action a policy can name.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "DenyEveryActionWithoutTls",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: TOPIC_POLICY_ACTIONS,
+        resources: [this.topic.topicArn],
+        conditions: { Bool: { "aws:SecureTransport": "false" } },
+      }),
+    );
   }
 
   protected get queueKey(): IKey {

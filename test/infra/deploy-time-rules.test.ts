@@ -409,3 +409,21 @@ describe("alarms and dashboard (item 9)", () => {
     expect(body).toContain("Outbox (outbox relay): lag");
   });
 });
+
+describe("topic TLS", () => {
+  it("denies every topic action without TLS, not only Publish", () => {
+    const stack = testStack();
+    new FanOutTopic(stack, "Orders");
+    template(stack).hasResourceProperties("AWS::SNS::TopicPolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Deny",
+            Action: Match.arrayWith(["sns:Publish", "sns:SetTopicAttributes", "sns:Subscribe"]),
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+        ]),
+      },
+    });
+  });
+});
