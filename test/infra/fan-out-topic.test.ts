@@ -200,7 +200,8 @@ describe("FanOutTopic", () => {
     });
     const assert = template(stack);
 
-    assert.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    // Four for the group, one for the topic's delivery failures.
+    assert.resourceCountIs("AWS::CloudWatch::Alarm", 5);
     const alarmAction = [{ Ref: logicalIdOf(stack, broker.alarmTopic as never) }];
     assert.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "ApproximateNumberOfMessagesVisible",

@@ -124,7 +124,8 @@ describe("ShardedStream", () => {
     });
     const assert = template(stack);
 
-    assert.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    // Four for the group, two for the stream's read and write throttling.
+    assert.resourceCountIs("AWS::CloudWatch::Alarm", 6);
     assert.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "IteratorAge",
       Namespace: "AWS/Lambda",
