@@ -43,19 +43,22 @@ export function createAlarms(
   });
 }
 
-/** A consumer function failing or throttled, over 5 minutes; `subject` ends each description. */
+/** Every broker alarm evaluates periods of this length, so that alarms and dashboard read alike. */
+export const ALARM_PERIOD = Duration.minutes(1);
+
+/** A consumer function failing or throttled, per minute; `subject` ends each description. */
 export function consumerFunctionAlarms(consumer: IFunction, subject: string): AlarmDefinition[] {
   return [
     {
       id: "ConsumerErrorsAlarm",
       description: `The consumer function fails (${subject})`,
-      metric: consumer.metricErrors({ period: Duration.minutes(5) }),
+      metric: consumer.metricErrors({ period: ALARM_PERIOD }),
       threshold: 1,
     },
     {
       id: "ConsumerThrottlesAlarm",
       description: `The consumer function is throttled (${subject})`,
-      metric: consumer.metricThrottles({ period: Duration.minutes(5) }),
+      metric: consumer.metricThrottles({ period: ALARM_PERIOD }),
       threshold: 1,
     },
   ];

@@ -1,6 +1,7 @@
 import { Dashboard, GraphWidget, type IMetric, type IWidget, TextWidget } from "aws-cdk-lib/aws-cloudwatch";
 import { Construct } from "constructs";
 import type { IFanOutTopic } from "./fan-out-topic.js";
+import type { Outbox } from "./outbox.js";
 import type { QueueConsumerGroup } from "./queue-consumer-group.js";
 import type { ShardedStream } from "./sharded-stream.js";
 import type { StreamConsumerGroup } from "./stream-consumer-group.js";
@@ -39,6 +40,19 @@ export class BrokerDashboard extends Construct {
   /** Adds a row for each consumer group of the topic, now and as groups are added. */
   addTopic(topic: IFanOutTopic): void {
     topic.onConsumerGroup((group) => this.dashboard.addWidgets(...queueGroupRow(topic, group)));
+  }
+
+  /** Adds a row for the outbox relay: relayed, lag, failed. */
+  addOutbox(outbox: Outbox): void {
+    const path = `${outbox.node.id} (outbox relay)`;
+    this.dashboard.addWidgets(
+      graph(`${path}: relayed`, [outbox.relay.metricInvocations({ label: "invocations" })]),
+      graph(`${path}: lag`, [outbox.metricLag({ label: "iterator age (ms)" })]),
+      graph(`${path}: failed`, [
+        outbox.relay.metricErrors({ label: "errors" }),
+        outbox.metricDlqDepth({ label: "in on-failure queue" }),
+      ]),
+    );
   }
 
   /** Adds a row for each consumer group of the stream, now and as groups are added. */

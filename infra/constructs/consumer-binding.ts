@@ -1,4 +1,4 @@
-import { Annotations, Validations } from "aws-cdk-lib";
+import { Annotations, Names, Validations } from "aws-cdk-lib";
 import { type IFunction, Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import type { IConstruct } from "constructs";
 import { fail } from "./validation.js";
@@ -23,6 +23,12 @@ export function bindConsumerEnvironment(
     );
   }
   groupOfFunction.set(consumer, group.node.path);
+  Validations.of(consumer).acknowledge({
+    id: "Serverless-LambdaDLQ",
+    reason:
+      "An event source mapping invokes this consumer synchronously; a function DLQ applies only to asynchronous " +
+      "invocations. Failures go to the group's dead-letter queue or on-failure destination.",
+  });
   if (consumer instanceof LambdaFunction) {
     for (const [name, value] of Object.entries(environment)) consumer.addEnvironment(name, value);
   } else {
@@ -45,6 +51,29 @@ export function acknowledgeKmsGrantWildcards(consumer: IFunction): void {
       reason: `CDK's grant on a KMS-encrypted queue: ${action} on that queue's key only, to send and read its messages.`,
     });
   }
+}
+
+/** Acknowledges, with `reason`, that a dead-letter queue has no dead-letter queue of its own. */
+export function acknowledgeDeadLetterQueue(queue: IConstruct, reason: string): void {
+  for (const id of ["AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"]) {
+    Validations.of(queue).acknowledge({ id, reason });
+  }
+}
+
+/**
+ * An SQS event source mapping takes no on-failure destination (only stream and Kafka sources do): the
+ * queue's redrive policy moves failed messages to the group's dead-letter queue. Acknowledged on that one
+ * mapping, found by the id SqsEventSource gives it.
+ */
+export function acknowledgeSqsMappingDestination(consumer: IFunction, queue: IConstruct): void {
+  const id = `SqsEventSource:${Names.nodeUniqueId(queue.node)}`;
+  const mapping = consumer.node.tryFindChild(id);
+  if (!mapping) return;
+  Validations.of(mapping).acknowledge({
+    id: "Serverless-LambdaEventSourceMappingDestination",
+    reason:
+      "SQS event source mappings take no on-failure destination; the queue's redrive policy moves failures to the group's dead-letter queue.",
+  });
 }
 
 /** The function's timeout when it is known here (a function of this app). */

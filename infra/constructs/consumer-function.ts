@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
-import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { Architecture, type IEventSource, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
@@ -20,6 +20,7 @@ export interface ConsumerFunctionProps extends NodejsFunctionProps {
  */
 export class ConsumerFunction extends NodejsFunction {
   readonly logGroupRetention: RetentionDays;
+  private readonly sources: IEventSource[] = [];
 
   constructor(scope: Construct, id: string, props: ConsumerFunctionProps) {
     // The deprecated `logRetention` (a custom resource) is read as the log group's retention instead.
@@ -50,11 +51,27 @@ export class ConsumerFunction extends NodejsFunction {
       environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
     });
     this.logGroupRetention = retention;
+    if (!xray) {
+      Validations.of(this).acknowledge({
+        id: "Serverless-LambdaTracing",
+        reason: "X-Ray tracing is off by default (it costs per trace); turn it on with xray: true.",
+      });
+    }
     if (this.role) {
       Validations.of(this.role).acknowledge({
         id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         reason: "Lambda's basic execution role grants only writes to the function's own CloudWatch Logs.",
       });
     }
+  }
+
+  /** The event sources added so far (what the function consumes), for checks that depend on them. */
+  get eventSources(): readonly IEventSource[] {
+    return this.sources;
+  }
+
+  override addEventSource(source: IEventSource): void {
+    super.addEventSource(source);
+    this.sources.push(source);
   }
 }

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
-import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
+import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import { type IFunction, Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { Construct } from "constructs";
@@ -20,6 +20,21 @@ export interface DedupTableProps {
   readonly encryptionKey?: IKey;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * What a consumer group may write on the shared table. The runtime keys a group's dedup records
+ * `<group>#<message id>` and a stream group's shard checkpoints `checkpoint#<group>#<shard id>`; outbox rows
+ * are `outbox#<message id>`, with no group in the key, so an outbox writer can be scoped to the outbox prefix
+ * only, not to its own rows (the relay's IAM limits where those rows can be published).
+ */
+export interface DedupAccess {
+  /** The consumer group: its dedup records, `<group>#*`. */
+  readonly group: string;
+  /** Also the group's Kinesis shard checkpoints, `checkpoint#<group>#*`. @default false */
+  readonly checkpoints?: boolean;
+  /** Also outbox rows, `outbox#*` (transactional mode with `transaction.publish`). @default false */
+  readonly outbox?: boolean;
 }
 
 /** The DynamoDB actions the dedup middleware uses, and nothing else. */
@@ -63,14 +78,40 @@ export class DedupTable extends Construct {
     return this.table.tableName;
   }
 
-  /** Grants what the dedup middleware needs (including TransactWriteItems, via its component actions). */
-  grantDedup(grantee: IGrantable): Grant {
-    return this.table.grant(grantee, ...DEDUP_ACTIONS);
+  /** The partition-key patterns (IAM StringLike) `access` may read and write. */
+  static keyPatterns(access: DedupAccess): string[] {
+    return [
+      `${access.group}#*`,
+      ...(access.checkpoints ? [`${DEDUP_TABLE.checkpointPrefix}${access.group}#*`] : []),
+      ...(access.outbox ? [`${DEDUP_TABLE.outboxPrefix}*`] : []),
+    ];
   }
 
-  /** Points a consumer function at this table (environment) and grants it the dedup actions. */
-  bindConsumer(consumer: IFunction): void {
-    this.grantDedup(consumer);
+  /**
+   * Grants what the dedup middleware needs (GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem,
+   * BatchWriteItem, ConditionCheckItem; TransactWriteItems is authorised through these component actions),
+   * only on the items whose partition key matches the group's prefixes (`dynamodb:LeadingKeys`), so that one
+   * group cannot forge another's records, checkpoints or outbox rows; plus kms:Decrypt and
+   * kms:GenerateDataKey* (via the key's encrypt/decrypt grant) when the table has a customer-managed key.
+   */
+  grantDedup(grantee: IGrantable, access: DedupAccess): Grant {
+    // DynamoDB fine-grained access control: "ForAllValues:StringLike" on dynamodb:LeadingKeys, per
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+    const grant = Grant.addToPrincipal({
+      grantee,
+      actions: DEDUP_ACTIONS,
+      resourceArns: [this.table.tableArn],
+      conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": DedupTable.keyPatterns(access) } },
+    });
+    // Table.grant adds the key only for its own grants on some paths; a dedup call on a CMK table without
+    // it is denied, so grant it explicitly.
+    this.table.encryptionKey?.grantEncryptDecrypt(grantee);
+    return grant;
+  }
+
+  /** Points a consumer function at this table (environment) and grants it its group's keys. */
+  bindConsumer(consumer: IFunction, access: DedupAccess): void {
+    this.grantDedup(consumer, access);
     if (consumer instanceof LambdaFunction) {
       consumer.addEnvironment(BROKER_ENV.dedupTableName, this.table.tableName);
       consumer.addEnvironment(BROKER_ENV.dedupRetentionSeconds, String(this.retention.toSeconds()));

@@ -1,13 +1,32 @@
-import { Duration } from "aws-cdk-lib";
+import { Annotations, Duration, Token } from "aws-cdk-lib";
 import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
-import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
+import { AnyPrincipal, Effect, type Grant, type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
-import { requireNewGroupName } from "./consumer-group-name.js";
+import { createAlarms } from "./alarms.js";
+import { claimGroupName } from "./consumer-group-name.js";
 import type { DedupTable } from "./dedup-table.js";
 import { QueueConsumerGroup, type QueueConsumerGroupOptions } from "./queue-consumer-group.js";
 import { fail, requireIntegerInRange } from "./validation.js";
+
+/**
+ * The actions an SNS topic policy can grant or deny
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-language-api-permissions-reference.html).
+ */
+const TOPIC_POLICY_ACTIONS = [
+  "sns:AddPermission",
+  "sns:DeleteTopic",
+  "sns:GetDataProtectionPolicy",
+  "sns:GetTopicAttributes",
+  "sns:ListSubscriptionsByTopic",
+  "sns:ListTagsForResource",
+  "sns:Publish",
+  "sns:PutDataProtectionPolicy",
+  "sns:RemovePermission",
+  "sns:SetTopicAttributes",
+  "sns:Subscribe",
+];
 
 /** What a fan-out topic shares with one imported from elsewhere. */
 export interface FanOutTopicCommonProps {
@@ -36,6 +55,17 @@ export interface FanOutTopicProps extends FanOutTopicCommonProps {
   readonly queueEncryptionKey?: IKey;
   /** @default - none */
   readonly displayName?: string;
+}
+
+/** How to import a topic created elsewhere. */
+export interface ImportedFanOutTopicProps extends FanOutTopicCommonProps {
+  /** The topic's KMS key, so that grantPublish covers it. @default - the topic is not encrypted with a key of yours */
+  readonly topicEncryptionKey?: IKey;
+  /**
+   * Whether the topic is FIFO. Needed when the ARN is a token (an import, a parameter): CDK can then not
+   * tell from the name, and would take it for a standard topic. @default - from the ARN's `.fifo` suffix
+   */
+  readonly fifo?: boolean;
 }
 
 export type ConsumerGroupListener = (group: QueueConsumerGroup) => void;
@@ -78,11 +108,7 @@ abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
    * filtered, optionally consumed by a Lambda function. Every group receives its own copy of each message.
    */
   addConsumerGroup(name: string, options: QueueConsumerGroupOptions = {}): QueueConsumerGroup {
-    requireNewGroupName(
-      this,
-      name,
-      this.groups.map((group) => group.name),
-    );
+    claimGroupName(this, name, this.common.dedupTable ? [this.common.dedupTable] : []);
     const group = new QueueConsumerGroup(this, name, {
       ...options,
       name,
@@ -93,8 +119,28 @@ abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
       ...(this.common.alarmAction ? { alarmAction: this.common.alarmAction } : {}),
     });
     this.groups.push(group);
+    if (this.groups.length === 1) this.addDeliveryAlarm();
     for (const listener of this.listeners) listener(group);
     return group;
+  }
+
+  /**
+   * SNS reports delivery failures per topic (NumberOfNotificationsFailed has no subscription dimension); each
+   * group's subscription keeps what failed in its dead-letter queue, whose alarm names the group.
+   */
+  private addDeliveryAlarm(): void {
+    createAlarms(
+      this,
+      [
+        {
+          id: "DeliveryFailuresAlarm",
+          description: `SNS fails to deliver to a consumer group's queue (topic ${this.node.path})`,
+          metric: this.metricDeliveryFailures(),
+          threshold: 1,
+        },
+      ],
+      this.common.alarmAction,
+    );
   }
 
   /** Lets `grantee` publish to this topic only: sns:Publish, and the KMS actions its key needs. */
@@ -141,7 +187,7 @@ export class FanOutTopic extends FanOutTopicBase {
     scope: Construct,
     id: string,
     topicArn: string,
-    props: FanOutTopicCommonProps & { readonly topicEncryptionKey?: IKey } = {},
+    props: ImportedFanOutTopicProps = {},
   ): IFanOutTopic {
     return new ImportedFanOutTopic(scope, id, topicArn, props);
   }
@@ -163,7 +209,11 @@ export class FanOutTopic extends FanOutTopicBase {
         "archiveRetentionDays (message archiving) is for FIFO topics only; set fifo: true or remove it.",
       );
     }
+    // SNS FIFO message archiving: "from 1 day to 365 days"
+    // (https://docs.aws.amazon.com/sns/latest/dg/fifo-message-archiving-replay.html).
     requireIntegerInRange(this, "archiveRetentionDays", props.archiveRetentionDays, 1, 365);
+    if (props.queueEncryptionKey)
+      requireCustomerManagedKey(this, "queueEncryptionKey", props.queueEncryptionKey);
     this.encryptionKey =
       props.encryptionKey ??
       new Key(this, "Key", { enableKeyRotation: true, description: `Encrypts the topic ${this.node.path}` });
@@ -181,6 +231,17 @@ export class FanOutTopic extends FanOutTopicBase {
       ...(props.contentBasedDeduplication ? { contentBasedDeduplication: true } : {}),
       ...(props.archiveRetentionDays ? { messageRetentionPeriodInDays: props.archiveRetentionDays } : {}),
     });
+    // enforceSSL denies only sns:Publish without TLS; deny every topic action a policy can name.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "DenyEveryActionWithoutTls",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: TOPIC_POLICY_ACTIONS,
+        resources: [this.topic.topicArn],
+        conditions: { Bool: { "aws:SecureTransport": "false" } },
+      }),
+    );
   }
 
   protected get queueKey(): IKey {
@@ -193,18 +254,32 @@ class ImportedFanOutTopic extends FanOutTopicBase {
   readonly fifo: boolean;
   private readonly key: IKey;
 
-  constructor(
-    scope: Construct,
-    id: string,
-    topicArn: string,
-    props: FanOutTopicCommonProps & { readonly topicEncryptionKey?: IKey },
-  ) {
+  constructor(scope: Construct, id: string, topicArn: string, props: ImportedFanOutTopicProps) {
     super(scope, id, props);
+    if (
+      !Token.isUnresolved(topicArn) &&
+      props.fifo !== undefined &&
+      props.fifo !== topicArn.endsWith(".fifo")
+    ) {
+      fail(
+        this,
+        `fifo is ${props.fifo}, but the topic ARN ${topicArn} ${props.fifo ? "does not end" : "ends"} in ".fifo"; ` +
+          "FIFO topic names end in .fifo. Correct one of the two.",
+      );
+    }
     this.topic = Topic.fromTopicAttributes(this, "Topic", {
       topicArn,
       ...(props.topicEncryptionKey ? { keyArn: props.topicEncryptionKey.keyArn } : {}),
+      ...(props.fifo !== undefined ? { fifo: props.fifo } : {}),
     });
-    this.fifo = this.topic.fifo;
+    this.fifo = props.fifo ?? this.topic.fifo;
+    if (Token.isUnresolved(topicArn) && props.fifo === undefined) {
+      Annotations.of(this).addWarningV2(
+        "serverless-broker:importedTopicType",
+        "The topic ARN is a token, so whether the topic is FIFO cannot be known here; it is taken as standard. " +
+          "Pass fifo: true if it is a FIFO topic, or its groups get standard queues SNS cannot deliver to.",
+      );
+    }
     this.key = new Key(this, "QueueKey", {
       enableKeyRotation: true,
       description: `Encrypts the consumer group queues of ${topicArn}`,
@@ -213,5 +288,27 @@ class ImportedFanOutTopic extends FanOutTopicBase {
 
   protected get queueKey(): IKey {
     return this.key;
+  }
+}
+
+/**
+ * SNS can deliver to an encrypted queue only if the queue key's policy lets sns.amazonaws.com use it; the
+ * policy of an AWS-managed key (alias/aws/sqs) cannot be changed, so such a queue receives nothing
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-enable-encryption-for-topic-sqs-queue-subscriptions.html,
+ * aws-cdk#19796).
+ */
+function requireCustomerManagedKey(scope: Construct, name: string, key: IKey): void {
+  const identifiers = [
+    (key as { aliasName?: string }).aliasName,
+    Token.isUnresolved(key.keyArn) ? undefined : key.keyArn,
+    Token.isUnresolved(key.keyId) ? undefined : key.keyId,
+  ];
+  const managed = identifiers.find((value) => value !== undefined && /(^|:)alias\/aws\//.test(value));
+  if (managed) {
+    fail(
+      scope,
+      `${name} is the AWS-managed key ${managed}, whose policy cannot let SNS use it, so SNS could not deliver to ` +
+        "the queues; use a customer-managed key (or leave it unset for a new one).",
+    );
   }
 }

@@ -1,6 +1,8 @@
+import { Annotations, Stack } from "aws-cdk-lib";
 import type { IAlarmAction } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
-import { Key } from "aws-cdk-lib/aws-kms";
+import { Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import { BrokerDashboard } from "./broker-dashboard.js";
@@ -45,15 +47,34 @@ export class MessageBroker extends Construct {
     this.dedupTable =
       dedup === false ? undefined : new DedupTable(this, "DedupTable", dedup === true ? {} : dedup);
     if (props.alarmTopic === true) {
-      this.alarmTopic = new Topic(this, "AlarmTopic", {
-        masterKey: new Key(this, "AlarmTopicKey", {
-          enableKeyRotation: true,
-          description: `Encrypts the alarm topic of ${this.node.path}`,
-        }),
-        enforceSSL: true,
+      const key = new Key(this, "AlarmTopicKey", {
+        enableKeyRotation: true,
+        description: `Encrypts the alarm topic of ${this.node.path}`,
       });
+      allowCloudWatchAlarms(key);
+      this.alarmTopic = new Topic(this, "AlarmTopic", { masterKey: key, enforceSSL: true });
+    } else if (props.alarmTopic) {
+      const topic = props.alarmTopic;
+      // CloudWatch alarm actions publish to standard topics only
+      // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions.html).
+      if (topic.fifo) {
+        fail(
+          this,
+          `alarmTopic ${topic.node.path} is a FIFO topic, which CloudWatch alarms cannot notify; use a standard topic.`,
+        );
+      }
+      if (topic.masterKey instanceof Key) {
+        allowCloudWatchAlarms(topic.masterKey);
+      } else if (topic.masterKey) {
+        Annotations.of(this).addWarningV2(
+          "serverless-broker:alarmTopicKey",
+          `The alarm topic ${topic.node.path} is encrypted with a key whose policy cannot be edited here: let ` +
+            "cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey* on it, or no alarm notification arrives.",
+        );
+      }
+      this.alarmTopic = topic;
     } else {
-      this.alarmTopic = props.alarmTopic || undefined;
+      this.alarmTopic = undefined;
     }
     this.alarmAction = this.alarmTopic ? new SnsAction(this.alarmTopic) : undefined;
     this.dashboard = new BrokerDashboard(this, "Dashboard", {
@@ -79,11 +100,13 @@ export class MessageBroker extends Construct {
   /** The transactional outbox of this topology's dedup table (created with `dedup: { stream: true }`). */
   addOutbox(id: string, props: Omit<OutboxProps, "dedupTable"> = {}): Outbox {
     if (!this.dedupTable) fail(this, "addOutbox needs the dedup table; do not set dedup: false.");
-    return new Outbox(this, id, {
+    const outbox = new Outbox(this, id, {
       ...props,
       dedupTable: this.dedupTable,
       ...(this.alarmAction ? { alarmAction: this.alarmAction } : {}),
     });
+    this.dashboard.addOutbox(outbox);
+    return outbox;
   }
 
   /** A sharded stream of this topology. */
@@ -99,4 +122,29 @@ export class MessageBroker extends Construct {
       ...(this.alarmAction ? { alarmAction: this.alarmAction } : {}),
     };
   }
+}
+
+/**
+ * CloudWatch publishes an alarm's notification to an encrypted topic only if the topic key's policy lets
+ * it use the key: kms:Decrypt and kms:GenerateDataKey*, limited to this account's alarms
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions.html, "encrypted topics";
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+ */
+function allowCloudWatchAlarms(key: IKey): void {
+  const stack = Stack.of(key);
+  key.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "AllowCloudWatchAlarmsToNotify",
+      effect: Effect.ALLOW,
+      principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
+      actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      resources: ["*"],
+      conditions: {
+        StringEquals: { "aws:SourceAccount": stack.account },
+        ArnLike: {
+          "aws:SourceArn": `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+        },
+      },
+    }),
+  );
 }

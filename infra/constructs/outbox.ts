@@ -1,12 +1,13 @@
-import { Duration, Validations } from "aws-cdk-lib";
-import type { Alarm, IAlarmAction } from "aws-cdk-lib/aws-cloudwatch";
+import { Duration, Stack, Validations } from "aws-cdk-lib";
+import type { Alarm, IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
+import { type IRole, Policy } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { BROKER_ENV, DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
-import { createAlarms } from "./alarms.js";
-import { bindConsumerEnvironment } from "./consumer-binding.js";
+import { BROKER_ENV, DEDUP_TABLE, RESERVED_CONSUMER_GROUPS } from "../../lambdas/runtime/constants.js";
+import { ALARM_PERIOD, createAlarms } from "./alarms.js";
+import { acknowledgeDeadLetterQueue, bindConsumerEnvironment } from "./consumer-binding.js";
 import { ConsumerFunction } from "./consumer-function.js";
 import type { DedupTable } from "./dedup-table.js";
 import type { IFanOutTopic } from "./fan-out-topic.js";
@@ -60,11 +61,10 @@ export class Outbox extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.onFailureQueue).acknowledge({
-      id: "AwsSolutions-SQS3",
-      reason:
-        "This queue is the relay's on-failure (dead-letter) destination; it needs no dead-letter queue of its own.",
-    });
+    acknowledgeDeadLetterQueue(
+      this.onFailureQueue,
+      "This queue is the relay's on-failure (dead-letter) destination; it needs no dead-letter queue of its own.",
+    );
     this.relay.addEventSource(
       new DynamoEventSource(props.dedupTable.table, {
         startingPosition: StartingPosition.TRIM_HORIZON,
@@ -87,15 +87,19 @@ export class Outbox extends Construct {
     );
     this.onFailureQueue.grantSendMessages(this.relay);
     bindConsumerEnvironment(this, this.relay, {
-      [BROKER_ENV.consumerGroup]: "outbox-relay",
+      [BROKER_ENV.consumerGroup]: RESERVED_CONSUMER_GROUPS.outboxRelay,
       [BROKER_ENV.deadLetterQueueUrl]: this.onFailureQueue.queueUrl,
     });
     if (this.relay.role) {
-      Validations.of(this.relay.role).acknowledge({
+      const role = this.relay.role;
+      Validations.of(role).acknowledge({
         id: "AwsSolutions-IAM5[Resource::*]",
         reason:
           "dynamodb:ListStreams, which Lambda's DynamoDB Streams event source needs, cannot be scoped to a resource.",
       });
+      // That acknowledgement is per role, wider than its one finding: keep it honest by failing synth if
+      // anything but dynamodb:ListStreams is ever granted to the relay on "*".
+      this.node.addValidation({ validate: () => wildcardGrantsBeyondListStreams(role) });
       Validations.of(this.relay.role).acknowledge({
         id: "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
         reason:
@@ -112,7 +116,7 @@ export class Outbox extends Construct {
           {
             id: "RelayErrorsAlarm",
             description: "The outbox relay fails",
-            metric: this.relay.metricErrors({ period: Duration.minutes(5) }),
+            metric: this.relay.metricErrors({ period: ALARM_PERIOD }),
             threshold: 1,
           },
           {
@@ -136,9 +140,47 @@ export class Outbox extends Construct {
     );
   }
 
+  /** How far behind the dedup table's stream the relay is, in milliseconds (maximum over 1 minute). */
+  metricLag(props?: MetricOptions): Metric {
+    return this.relay.metric("IteratorAge", { statistic: "Maximum", period: ALARM_PERIOD, ...props });
+  }
+
+  /** Outbox rows waiting in the relay's on-failure queue (maximum over 1 minute). */
+  metricDlqDepth(props?: MetricOptions): Metric {
+    return this.onFailureQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: "Maximum",
+      period: ALARM_PERIOD,
+      ...props,
+    });
+  }
+
   /** Lets the relay publish to one more topic or stream. */
   addDestination(destination: IFanOutTopic | ShardedStream): void {
     if ("grantPublish" in destination) destination.grantPublish(this.relay);
     else destination.grantWrite(this.relay);
   }
+}
+
+/** Errors for each statement of `role`'s policies granting on "*" more than dynamodb:ListStreams. */
+function wildcardGrantsBeyondListStreams(role: IRole): string[] {
+  const errors: string[] = [];
+  for (const policy of role.node.findAll().filter((child): child is Policy => child instanceof Policy)) {
+    const document = Stack.of(role).resolve(policy.document.toJSON()) as
+      | {
+          Statement?: Array<{ Action: string | string[]; Resource: string | string[] }>;
+        }
+      | undefined;
+    for (const statement of document?.Statement ?? []) {
+      const resources = ([] as string[]).concat(statement.Resource);
+      const actions = ([] as string[]).concat(statement.Action);
+      const beyond = actions.filter((action) => action !== "dynamodb:ListStreams");
+      if (resources.includes("*") && beyond.length > 0) {
+        errors.push(
+          `the relay's role ${role.node.path} is granted ${beyond.join(", ")} on "*"; the cdk-nag acknowledgement ` +
+            "of IAM5[Resource::*] covers only dynamodb:ListStreams. Scope the grant to its resources.",
+        );
+      }
+    }
+  }
+  return errors;
 }

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Names } from "aws-cdk-lib";
+import { Annotations, Duration, Names, Token } from "aws-cdk-lib";
 import { type Alarm, type IAlarmAction, Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
@@ -14,7 +14,13 @@ import {
   METRICS_SERVICE,
 } from "../../lambdas/runtime/constants.js";
 import { type AlarmDefinition, consumerFunctionAlarms, createAlarms } from "./alarms.js";
-import { acknowledgeKmsGrantWildcards, bindConsumerEnvironment, timeoutOf } from "./consumer-binding.js";
+import {
+  acknowledgeDeadLetterQueue,
+  acknowledgeKmsGrantWildcards,
+  acknowledgeSqsMappingDestination,
+  bindConsumerEnvironment,
+  timeoutOf,
+} from "./consumer-binding.js";
 import type { DedupTable } from "./dedup-table.js";
 import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
 
@@ -22,6 +28,12 @@ import { fail, requireDurationInRange, requireIntegerInRange } from "./validatio
 const FIFO_MAX_BATCH_SIZE = 10;
 const VISIBILITY_TIMEOUT_FACTOR = 6;
 const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);
+/**
+ * Lambda: "If you set BatchSize greater than 10, you must set MaximumBatchingWindowInSeconds to at least
+ * 1 second" (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html).
+ */
+const MAX_BATCH_SIZE_WITHOUT_WINDOW = 10;
+const DEFAULT_MAX_CONCURRENCY = 5;
 
 export interface QueueConsumerGroupOptions {
   /**
@@ -41,8 +53,17 @@ export interface QueueConsumerGroupOptions {
   readonly batchSize?: number;
   /** How long to gather a batch (standard queues only; up to 5 minutes). @default - no batching window */
   readonly maxBatchingWindow?: Duration;
-  /** Concurrent invocations the event source may use, 2 to 1,000. @default - no limit */
+  /**
+   * Concurrent invocations the event source may use, 2 to 1,000 (Lambda's MaximumConcurrency for SQS), so
+   * that one busy group cannot take the account's whole Lambda concurrency from the others.
+   * @default 5
+   */
   readonly maxConcurrency?: number;
+  /**
+   * The consumer commits outbox rows (transactional mode with `transaction.publish`): it may also write
+   * `outbox#` items on the dedup table. Other groups cannot. @default false
+   */
+  readonly outbox?: boolean;
   /**
    * The queue's visibility timeout. At least the consumer's timeout plus the batching window; AWS advises
    * six times the timeout plus the window, so that retries of a throttled invocation fit.
@@ -106,6 +127,10 @@ export class QueueConsumerGroup extends Construct {
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       });
+      acknowledgeDeadLetterQueue(
+        this.deadLetterQueue,
+        "This queue is the group's dead-letter queue; it needs no dead-letter queue of its own.",
+      );
       this.queue = new Queue(this, "Queue", {
         ...fifoQueueProps(this, "Queue", props.fifo),
         encryption: QueueEncryption.KMS,
@@ -173,9 +198,10 @@ export class QueueConsumerGroup extends Construct {
         batchSize: props.batchSize ?? 10,
         reportBatchItemFailures: true,
         ...(props.maxBatchingWindow ? { maxBatchingWindow: props.maxBatchingWindow } : {}),
-        ...(props.maxConcurrency ? { maxConcurrency: props.maxConcurrency } : {}),
+        maxConcurrency: props.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
       }),
     );
+    acknowledgeSqsMappingDestination(consumer, this.queue);
     const environment: Record<string, string> = { [BROKER_ENV.consumerGroup]: this.name };
     if (this.deadLetterQueue) {
       // Poison goes straight to the dead-letter queue, with its reason, from the runtime.
@@ -185,7 +211,18 @@ export class QueueConsumerGroup extends Construct {
     }
     bindConsumerEnvironment(this, consumer, environment);
     acknowledgeKmsGrantWildcards(consumer);
-    props.dedupTable?.bindConsumer(consumer);
+    if (props.dedupTable) {
+      props.dedupTable.bindConsumer(consumer, { group: this.name, outbox: props.outbox ?? false });
+      const retention = props.retentionPeriod ?? Duration.days(14);
+      if (!retention.isUnresolved() && props.dedupTable.retention.toSeconds() < retention.toSeconds()) {
+        Annotations.of(this).addWarningV2(
+          "serverless-broker:dedupRetention",
+          `The dedup table keeps records ${props.dedupTable.retention.toHumanString()}, less than this queue keeps ` +
+            `messages (${retention.toHumanString()}): a message redelivered later would be processed again. ` +
+            "Raise the dedup table's retention or lower retentionPeriod.",
+        );
+      }
+    }
   }
 
   private addAlarms(props: QueueConsumerGroupProps): void {
@@ -255,6 +292,40 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
         : `a standard topic cannot deliver to the FIFO queue ${props.queue.node.path}; use a FIFO topic, or a standard queue.`,
     );
   }
+  if (props.filterPolicy && props.filterPolicyWithMessageBody) {
+    // An SNS subscription has one FilterPolicyScope: attributes or body. CDK keeps only one of the two.
+    fail(
+      group,
+      "filterPolicy (message attributes) and filterPolicyWithMessageBody (message body) cannot be combined: an SNS " +
+        "subscription filters on one scope only. Keep one; to match both, put the attribute into the body filter.",
+    );
+  }
+  if (props.outbox && !props.consumer) {
+    fail(group, "outbox: true grants the consumer outbox writes, but the group has no consumer; remove it.");
+  }
+  if (
+    !props.fifo &&
+    props.batchSize !== undefined &&
+    !Token.isUnresolved(props.batchSize) &&
+    props.batchSize > MAX_BATCH_SIZE_WITHOUT_WINDOW &&
+    (props.maxBatchingWindow === undefined ||
+      (!props.maxBatchingWindow.isUnresolved() && props.maxBatchingWindow.toMilliseconds() < 1000))
+  ) {
+    fail(
+      group,
+      `batchSize ${props.batchSize} is above ${MAX_BATCH_SIZE_WITHOUT_WINDOW}, which Lambda accepts only with a ` +
+        `maxBatchingWindow of at least 1 second, but ${props.maxBatchingWindow?.toHumanString() ?? "none"} was provided.`,
+    );
+  }
+  if (props.queue) {
+    Annotations.of(group).addWarningV2(
+      "serverless-broker:importedQueue",
+      `The queue ${props.queue.node.path} is not managed here, so its policy and key policy cannot be edited: allow ` +
+        "the topic to sqs:SendMessage in the queue policy (aws:SourceArn = the topic ARN) and, if the queue is " +
+        "KMS-encrypted, sns.amazonaws.com to kms:Decrypt and kms:GenerateDataKey* on its key; give it a redrive " +
+        "policy. Until then SNS delivery fails and messages are dropped after SNS's retries.",
+    );
+  }
   if (props.fifo) {
     if (props.batchSize !== undefined && props.batchSize > FIFO_MAX_BATCH_SIZE) {
       fail(
@@ -295,6 +366,14 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
   );
 
   const timeout = props.consumer ? timeoutOf(props.consumer) : undefined;
+  if (props.consumer && !timeout && !props.visibilityTimeout) {
+    Annotations.of(group).addWarningV2(
+      "serverless-broker:unknownConsumerTimeout",
+      `The consumer ${props.consumer.node.path} is imported, so its timeout is unknown here and the queue's ` +
+        "visibility timeout defaults to 30 seconds; if the function can run longer, messages are delivered " +
+        "twice. Set visibilityTimeout to 6 x its timeout + the batching window.",
+    );
+  }
   if (
     props.visibilityTimeout &&
     timeout &&

@@ -1,10 +1,11 @@
-import { Duration } from "aws-cdk-lib";
+import { Annotations, Duration } from "aws-cdk-lib";
 import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
-import { requireNewGroupName } from "./consumer-group-name.js";
+import { ALARM_PERIOD, createAlarms } from "./alarms.js";
+import { claimGroupName } from "./consumer-group-name.js";
 import type { DedupTable } from "./dedup-table.js";
 import { StreamConsumerGroup, type StreamConsumerGroupOptions } from "./stream-consumer-group.js";
 import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
@@ -23,6 +24,14 @@ export interface ShardedStreamProps {
   /** Where the groups' alarms notify. @default - alarms without actions */
   readonly alarmAction?: IAlarmAction;
 }
+
+/**
+ * Kinesis: "a maximum of 20 consumers registered per data stream" with enhanced fan-out, and at most 5
+ * RegisterStreamConsumer calls in flight ("you can register up to 5 consumers ... at a time")
+ * (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html).
+ */
+const MAX_ENHANCED_FAN_OUT_CONSUMERS = 20;
+const ENHANCED_FAN_OUT_REGISTRATIONS_AT_ONCE = 5;
 
 export type StreamConsumerGroupListener = (group: StreamConsumerGroup) => void;
 
@@ -67,6 +76,35 @@ export class ShardedStream extends Construct {
         ? { encryption: StreamEncryption.KMS, encryptionKey: props.encryptionKey }
         : { encryption: StreamEncryption.MANAGED }),
     });
+    this.addThrottlingAlarms();
+  }
+
+  /** Writes and reads refused for lack of shard capacity. */
+  private addThrottlingAlarms(): void {
+    createAlarms(
+      this,
+      [
+        {
+          id: "WriteThrottlesAlarm",
+          description: `Writes to the stream are throttled (${this.node.path}): add shards or go on demand`,
+          metric: this.stream.metricWriteProvisionedThroughputExceeded({
+            statistic: "Sum",
+            period: ALARM_PERIOD,
+          }),
+          threshold: 1,
+        },
+        {
+          id: "ReadThrottlesAlarm",
+          description: `Reads from the stream are throttled (${this.node.path}): too many shared-throughput groups`,
+          metric: this.stream.metricReadProvisionedThroughputExceeded({
+            statistic: "Sum",
+            period: ALARM_PERIOD,
+          }),
+          threshold: 1,
+        },
+      ],
+      this.props.alarmAction,
+    );
   }
 
   get consumerGroups(): readonly StreamConsumerGroup[] {
@@ -75,11 +113,25 @@ export class ShardedStream extends Construct {
 
   /** Adds a consumer group: a Lambda consumer that reads every record of the stream, in shard order. */
   addConsumerGroup(name: string, options: StreamConsumerGroupOptions): StreamConsumerGroup {
-    requireNewGroupName(
-      this,
-      name,
-      this.groups.map((group) => group.name),
-    );
+    claimGroupName(this, name, this.props.dedupTable ? [this.props.dedupTable] : []);
+    if (options.enhancedFanOut) {
+      const registered = this.groups.filter((group) => group.streamConsumer).length + 1;
+      if (registered > MAX_ENHANCED_FAN_OUT_CONSUMERS) {
+        fail(
+          this,
+          `group "${name}" would be enhanced fan-out consumer number ${registered} of this stream, but Kinesis allows ` +
+            `at most ${MAX_ENHANCED_FAN_OUT_CONSUMERS} per stream; read it with shared throughput (enhancedFanOut: false).`,
+        );
+      }
+      if (registered === ENHANCED_FAN_OUT_REGISTRATIONS_AT_ONCE + 1) {
+        Annotations.of(this).addWarningV2(
+          "serverless-broker:enhancedFanOutRegistrations",
+          `More than ${ENHANCED_FAN_OUT_REGISTRATIONS_AT_ONCE} enhanced fan-out consumers on this stream: Kinesis ` +
+            `registers at most ${ENHANCED_FAN_OUT_REGISTRATIONS_AT_ONCE} at a time, so a deployment creating more ` +
+            "at once can fail with LimitExceededException; add them over several deployments.",
+        );
+      }
+    }
     const group = new StreamConsumerGroup(this, name, {
       ...options,
       name,

@@ -1,4 +1,4 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import type { Alarm, IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { type IStream, StreamConsumer } from "aws-cdk-lib/aws-kinesis";
 import { type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
@@ -13,7 +13,7 @@ import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BROKER_ENV, CONSUMER_METRICS } from "../../lambdas/runtime/constants.js";
 import { consumerFunctionAlarms, createAlarms } from "./alarms.js";
-import { bindConsumerEnvironment } from "./consumer-binding.js";
+import { acknowledgeDeadLetterQueue, bindConsumerEnvironment } from "./consumer-binding.js";
 import type { DedupTable } from "./dedup-table.js";
 import { consumerMetric } from "./queue-consumer-group.js";
 import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
@@ -45,7 +45,15 @@ export interface StreamConsumerGroupOptions {
    * @default - an encrypted SQS queue created for the group
    */
   readonly onFailure?: IQueue | false;
-  /** A dedicated-throughput (enhanced fan-out) consumer for this group. @default false */
+  /**
+   * The consumer commits outbox rows (transactional mode with `transaction.publish`): it may also write
+   * `outbox#` items on the dedup table. Other groups cannot. @default false
+   */
+  readonly outbox?: boolean;
+  /**
+   * A dedicated-throughput (enhanced fan-out) consumer for this group. A stream takes at most 20 of them.
+   * @default false
+   */
   readonly enhancedFanOut?: boolean;
   /** Aggregate state across invocations over windows of this length, up to 15 minutes. @default - none */
   readonly tumblingWindow?: Duration;
@@ -87,11 +95,10 @@ export class StreamConsumerGroup extends Construct {
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       });
-      Validations.of(queue).acknowledge({
-        id: "AwsSolutions-SQS3",
-        reason:
-          "This queue is the dead-letter destination of a Kinesis consumer group; it needs no dead-letter queue of its own.",
-      });
+      acknowledgeDeadLetterQueue(
+        queue,
+        "This queue is the dead-letter destination of a Kinesis consumer group; it needs no dead-letter queue of its own.",
+      );
       this.onFailureQueue = queue;
     }
 
@@ -128,7 +135,11 @@ export class StreamConsumerGroup extends Construct {
       environment[BROKER_ENV.deadLetterQueueUrl] = this.onFailureQueue.queueUrl;
     }
     bindConsumerEnvironment(this, props.consumer, environment);
-    props.dedupTable?.bindConsumer(props.consumer);
+    props.dedupTable?.bindConsumer(props.consumer, {
+      group: this.name,
+      checkpoints: true,
+      outbox: props.outbox ?? false,
+    });
     this.addAlarms(props);
   }
 
@@ -194,6 +205,16 @@ export class StreamConsumerGroup extends Construct {
 }
 
 function validateOptions(group: StreamConsumerGroup, props: StreamConsumerGroupProps): void {
+  const onFailure = props.onFailure || undefined;
+  if (onFailure?.fifo) {
+    // Lambda's on-failure destinations for stream sources are standard SQS queues or SNS topics:
+    // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-async-destinations
+    fail(
+      group,
+      `onFailure must be a standard SQS queue, but ${onFailure.node.path} is a FIFO queue, which Lambda ` +
+        "cannot send a stream's failed batches to.",
+    );
+  }
   requireIntegerInRange(group, "batchSize", props.batchSize, 1, 10_000);
   requireDurationInRange(
     group,

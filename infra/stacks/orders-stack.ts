@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { KinesisConsumerEventSource, KinesisEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { SubscriptionFilter } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { type DedupMode, ORDER_EVENTS, ORDERS_ENV } from "../../lambdas/handlers/order-events.js";
@@ -56,6 +57,7 @@ export class OrdersStack extends Stack {
         },
       });
       this.ordersTable.grantWriteData(fn);
+      if (dedupMode === "checkpoints") requireKinesisSources(fn);
       return fn;
     };
 
@@ -67,6 +69,8 @@ export class OrdersStack extends Stack {
         [ORDERS_ENV.orderEventsTopicArn]: orderEvents.topic.topicArn,
       }),
       filterPolicy: { type: SubscriptionFilter.stringFilter({ allowlist: [ORDER_EVENTS.placed] }) },
+      // It publishes order.paid through transaction.publish: the only group that may write outbox rows.
+      outbox: true,
     });
     const shipping = orderEvents.addConsumerGroup("shipping", {
       consumer: consumer("Shipping", "record-order", "transactional"),
@@ -108,4 +112,23 @@ export class OrdersStack extends Stack {
     if (group.deadLetterQueue)
       new CfnOutput(this, `${name}DeadLetterQueueUrl`, { value: group.deadLetterQueue.queueUrl });
   }
+}
+
+/**
+ * `kinesisCheckpoints()` keys a checkpoint by the Kinesis shard id of each record; DynamoDB Streams (and SQS)
+ * events carry none, so such a consumer would fail every batch. Checked once every source is attached.
+ */
+export function requireKinesisSources(fn: ConsumerFunction): void {
+  fn.node.addValidation({
+    validate: () =>
+      fn.eventSources
+        .filter(
+          (source) => !(source instanceof KinesisEventSource || source instanceof KinesisConsumerEventSource),
+        )
+        .map(
+          (source) =>
+            `${fn.node.path}: dedup mode "checkpoints" (kinesisCheckpoints) needs Kinesis shard ids, but the function ` +
+            `also consumes a ${source.constructor.name}, whose events carry none; use "transactional" or "plain" dedup for it.`,
+        ),
+  });
 }

@@ -69,3 +69,16 @@ export const CONSUMER_METRICS = {
   payloadMismatches: "PayloadMismatches",
   duration: "BatchDuration",
 } as const;
+
+/**
+ * Consumer group names the runtime uses itself, or that would collide with the dedup table's internal key
+ * prefixes (a group's dedup keys start with `<group>#`): the constructs refuse them as group names.
+ */
+export const RESERVED_CONSUMER_GROUPS = {
+  /** The transactional outbox relay's group (its metrics and dead letters). */
+  outboxRelay: "outbox-relay",
+  /** `<group>#…` would be the outbox's `outbox#…` rows. */
+  outbox: "outbox",
+  /** `<group>#…` would be the stream checkpoints' `checkpoint#…` rows. */
+  checkpoint: "checkpoint",
+} as const;

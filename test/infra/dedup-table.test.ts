@@ -32,7 +32,7 @@ describe("DedupTable", () => {
   it("binds a consumer: its name and retention in the environment, and only the dedup actions on this table", () => {
     const stack = testStack();
     const dedup = new DedupTable(stack, "Dedup", { retention: Duration.days(4) });
-    dedup.bindConsumer(consumerFunction(stack, "Consumer"));
+    dedup.bindConsumer(consumerFunction(stack, "Consumer"), { group: "billing" });
     const assert = template(stack);
 
     assert.hasResourceProperties("AWS::Lambda::Function", {

@@ -200,7 +200,8 @@ describe("FanOutTopic", () => {
     });
     const assert = template(stack);
 
-    assert.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    // Four for the group, one for the topic's delivery failures.
+    assert.resourceCountIs("AWS::CloudWatch::Alarm", 5);
     const alarmAction = [{ Ref: logicalIdOf(stack, broker.alarmTopic as never) }];
     assert.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "ApproximateNumberOfMessagesVisible",
@@ -368,7 +369,7 @@ describe("FanOutTopic bad input fails synth naming the construct path and the va
         topic.addConsumerGroup("billing");
         topic.addConsumerGroup("billing");
       },
-      /^Test\/T: a consumer group named "billing" already exists here; each group needs a unique name\.$/,
+      /^Test\/T: a consumer group named "billing" already exists at Test\/T\/billing, so Test\/T\/billing cannot have it; group names must be unique/,
     ],
     [
       "a group name with spaces",

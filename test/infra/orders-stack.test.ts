@@ -80,5 +80,6 @@ describe("OrdersStack (the reference topology)", () => {
       (resource) => resource.Type === "AWS::Lambda::Function",
     );
     expect(functions).toHaveLength(6);
-  });
+    // A full synth with esbuild bundling and both cdk-nag packs: minutes on a loaded 2-core machine.
+  }, 300_000);
 });

@@ -124,7 +124,8 @@ describe("ShardedStream", () => {
     });
     const assert = template(stack);
 
-    assert.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    // Four for the group, two for the stream's read and write throttling.
+    assert.resourceCountIs("AWS::CloudWatch::Alarm", 6);
     assert.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "IteratorAge",
       Namespace: "AWS/Lambda",
@@ -202,7 +203,7 @@ describe("ShardedStream bad input fails synth naming the construct path and the 
         s.addConsumerGroup("ledger", { consumer: consumerFunction(stack, "A") });
         s.addConsumerGroup("ledger", { consumer: consumerFunction(stack, "B") });
       },
-      /^Test\/S: a consumer group named "ledger" already exists here/,
+      /^Test\/S: a consumer group named "ledger" already exists at Test\/S\/ledger/,
     ],
   ])("%s", (_, build, message) => {
     expect(() => build(testStack())).toThrow(message);
