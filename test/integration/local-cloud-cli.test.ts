@@ -144,7 +144,7 @@ describe("npm run local on a machine that is not ready", () => {
 
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain("DynamoDB Local needs Java 17 or newer");
-    expect(run.output()).toContain("sudo apt-get install -y default-jre-headless");
+    expect(run.output()).toContain("sudo apt-get install -y default-jdk-headless");
     expect(run.output()).toContain("export AWS_ENDPOINT_URL=http://localhost:4566");
   });
 

@@ -19,7 +19,7 @@ export class JavaNotFoundError extends LocalCloudError {
         : `DynamoDB Local needs Java 17 or newer, but ${found} was found.`,
       [
         "Install a Java runtime, then run the command again:",
-        "  Debian/Ubuntu:  sudo apt-get install -y default-jre-headless",
+        "  Debian/Ubuntu:  sudo apt-get install -y default-jdk-headless",
         "  macOS:          brew install openjdk@21",
         "  Windows:        winget install Microsoft.OpenJDK.21",
         "Or use LocalStack instead of the embedded cloud: `docker compose up -d`, then",

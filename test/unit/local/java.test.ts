@@ -44,7 +44,7 @@ describe("findJava", () => {
     })();
     expect(error).toBeInstanceOf(JavaNotFoundError);
     expect(String((error as Error).message)).toMatch(/no `java` was found/);
-    expect(String((error as Error).message)).toMatch(/apt-get install -y default-jre-headless/);
+    expect(String((error as Error).message)).toMatch(/apt-get install -y default-jdk-headless/);
     expect(String((error as Error).message)).toMatch(/LocalStack/);
   });
 
