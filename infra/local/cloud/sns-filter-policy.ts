@@ -126,7 +126,8 @@ function matchesAffix(text: string, operand: unknown, kind: "prefix" | "suffix")
   return typeof ignoreCase === "string" && test(text.toLowerCase(), ignoreCase.toLowerCase());
 }
 
-function numericMatches(value: number, conditions: readonly unknown[]): boolean {
+/** `{"numeric": [">", 0, "<=", 5]}`: the same syntax in SNS filter policies and Lambda event filters. */
+export function numericMatches(value: number, conditions: readonly unknown[]): boolean {
   for (let index = 0; index < conditions.length; index += 2) {
     const operator = conditions[index];
     const bound = Number(conditions[index + 1]);

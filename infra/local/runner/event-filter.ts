@@ -3,6 +3,8 @@
  * EventBridge's syntax: lists of allowed values, and prefix, suffix, anything-but, numeric, exists and
  * equals-ignore-case matchers. JSON bodies (SQS `body`, Kinesis `data`) are matched as parsed objects.
  */
+import { numericMatches } from "../cloud/sns-filter-policy.js";
+
 export type FilterPattern = Record<string, unknown>;
 
 export function parseFilterCriteria(criteria: unknown): FilterPattern[] {
@@ -54,21 +56,6 @@ function matchesRule(value: unknown, rule: unknown): boolean {
     default:
       return false;
   }
-}
-
-function numericMatches(value: number, conditions: unknown[]): boolean {
-  for (let index = 0; index < conditions.length; index += 2) {
-    const operator = conditions[index];
-    const bound = Number(conditions[index + 1]);
-    const ok =
-      (operator === "=" && value === bound) ||
-      (operator === "<" && value < bound) ||
-      (operator === "<=" && value <= bound) ||
-      (operator === ">" && value > bound) ||
-      (operator === ">=" && value >= bound);
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /** Objects as they are; strings holding JSON (a body, base64 Kinesis data) as what they hold. */
