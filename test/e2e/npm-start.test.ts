@@ -3,29 +3,10 @@
  * in-process, a demo workload with duplicates, handler failures and poison, and a summary computed from
  * what the handlers did. Runs on the test cloud (AWS_ENDPOINT_URL), with a small workload.
  */
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
 
-function npmStart(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "infra/cli/main.ts", "start", "--demo", ...args],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const npmStart = (args: string[]) => runCli(["start", "--demo", ...args]);
 
 describe("npm start", () => {
   it("runs the orders topology locally and reports nothing lost, nothing twice, nothing out of order", {
