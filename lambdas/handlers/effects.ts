@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { PutItemCommand, type TransactWriteItem } from "@aws-sdk/client-dynamodb";
-import { defaultDynamoDbClient } from "../runtime/aws-clients.js";
+import { defaultDynamoDbClient } from "../runtime/aws-clients/dynamodb.js";
 import { ConfigurationError, RetryLaterError } from "../runtime/errors.js";
 import type { HandlerContext, MessageEnvelope } from "../runtime/index.js";
 import { ORDERS_ENV, type Order } from "./order-events.js";

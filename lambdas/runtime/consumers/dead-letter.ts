@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { defaultSqsClient } from "../aws-clients.js";
+import type { MessageAttributeValue, SQSClient } from "@aws-sdk/client-sqs";
 import { DEAD_LETTER_ATTRIBUTES } from "../constants.js";
 import type { PoisonReason } from "../errors.js";
 
@@ -32,13 +31,19 @@ const MAX_DETAIL_LENGTH = 1_000;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters SQS rejects.
 const NOT_ALLOWED_IN_SQS = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
-/** Sends dead letters to an SQS queue: original body, reason and provenance as message attributes. */
+/** Created on the first dead letter from the standard environment, then reused by a warm Lambda. */
+let sharedClient: SQSClient | undefined;
+
+/**
+ * Sends dead letters to an SQS queue: original body, reason and provenance as message attributes. The SQS
+ * client is loaded on the first dead letter, not at cold start: most invocations never send one.
+ */
 export class SqsDeadLetterSink implements DeadLetterSink {
   private readonly fifo: boolean;
 
   constructor(
     readonly queueUrl: string,
-    private readonly client: SQSClient = defaultSqsClient(),
+    private readonly client?: SQSClient,
   ) {
     this.fifo = queueUrl.endsWith(".fifo");
   }
@@ -57,7 +62,9 @@ export class SqsDeadLetterSink implements DeadLetterSink {
       ...(letter.messageId ? { [DEAD_LETTER_ATTRIBUTES.messageId]: text(letter.messageId) } : {}),
       ...(encoding ? { [DEAD_LETTER_ATTRIBUTES.bodyEncoding]: text(encoding) } : {}),
     };
-    await this.client.send(
+    const { SendMessageCommand, SQSClient } = await import("@aws-sdk/client-sqs");
+    const client = this.client ?? (sharedClient ??= new SQSClient({}));
+    await client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: body,

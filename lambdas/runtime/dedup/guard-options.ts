@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { defaultDynamoDbClient } from "../aws-clients.js";
+import { defaultDynamoDbClient } from "../aws-clients/dynamodb.js";
 import { BROKER_ENV } from "../constants.js";
 import { positiveInteger } from "../consumers/consumer-options.js";
 import type { BatchInfo } from "../consumers/processing-guard.js";

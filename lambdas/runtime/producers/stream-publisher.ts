@@ -1,5 +1,5 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from "@aws-sdk/client-kinesis";
-import { defaultKinesisClient } from "../aws-clients.js";
+import { defaultKinesisClient } from "../aws-clients/kinesis.js";
 import type { MessageEnvelope } from "../envelope.js";
 import { ConfigurationError } from "../errors.js";
 import type { RetryPolicy } from "../retry.js";

@@ -1,5 +1,5 @@
 import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from "@aws-sdk/client-sns";
-import { defaultSnsClient } from "../aws-clients.js";
+import { defaultSnsClient } from "../aws-clients/sns.js";
 import { MESSAGE_ATTRIBUTES } from "../constants.js";
 import type { MessageEnvelope } from "../envelope.js";
 import { ConfigurationError } from "../errors.js";

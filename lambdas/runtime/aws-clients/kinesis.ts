@@ -1,0 +1,11 @@
+import { KinesisClient } from "@aws-sdk/client-kinesis";
+
+/**
+ * The module-level client, created on first use from the standard environment (AWS_REGION,
+ * AWS_ENDPOINT_URL[_<SERVICE>], credentials) and reused across invocations of a warm Lambda. One module a
+ * client, so that a bundle loads only the SDK clients its code uses (cold start). Every API of this
+ * runtime also takes an injected client.
+ */
+let client: KinesisClient | undefined;
+
+export const defaultKinesisClient = (): KinesisClient => (client ??= new KinesisClient({}));
