@@ -18,8 +18,13 @@ export interface DedupTableProps {
   readonly stream?: boolean;
   /** A customer-managed key to encrypt with. @default - the AWS-managed DynamoDB key (aws/dynamodb) */
   readonly encryptionKey?: IKey;
-  /** @default RemovalPolicy.RETAIN */
+  /**
+   * What happens to the table when it leaves the stack. Inside a `MessageBroker`, set the broker's
+   * `removalPolicy` instead (a different value here fails synth). @default RemovalPolicy.RETAIN
+   */
   readonly removalPolicy?: RemovalPolicy;
+  /** DynamoDB deletion protection: the table cannot be deleted until it is turned off. @default false */
+  readonly deletionProtection?: boolean;
 }
 
 /**
@@ -71,6 +76,7 @@ export class DedupTable extends Construct {
         : { encryption: TableEncryption.AWS_MANAGED }),
       ...(props.stream ? { stream: StreamViewType.NEW_IMAGE } : {}),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      deletionProtection: props.deletionProtection ?? false,
     });
   }
 

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Token } from "aws-cdk-lib";
+import { Annotations, Duration, type RemovalPolicy, Token } from "aws-cdk-lib";
 import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { AnyPrincipal, Effect, type Grant, type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key } from "aws-cdk-lib/aws-kms";
@@ -8,6 +8,7 @@ import { createAlarms } from "./alarms.js";
 import { claimGroupName } from "./consumer-group-name.js";
 import type { DedupTable } from "./dedup-table.js";
 import { QueueConsumerGroup, type QueueConsumerGroupOptions } from "./queue-consumer-group.js";
+import { applyDataRemovalPolicy } from "./removal-policy.js";
 import { fail, requireIntegerInRange } from "./validation.js";
 
 /**
@@ -34,6 +35,11 @@ export interface FanOutTopicCommonProps {
   readonly dedupTable?: DedupTable;
   /** Where the groups' alarms notify (an SNS action, say). @default - alarms without actions */
   readonly alarmAction?: IAlarmAction;
+  /**
+   * What happens to the groups' queues and dead-letter queues, and the KMS keys created here, when they leave
+   * the stack: all retained, or all destroyed. @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 export interface FanOutTopicProps extends FanOutTopicCommonProps {
@@ -94,6 +100,7 @@ abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
     private readonly common: FanOutTopicCommonProps,
   ) {
     super(scope, id);
+    applyDataRemovalPolicy(this, common.removalPolicy);
   }
 
   /** The key the groups' queues are encrypted with. */

@@ -1,4 +1,4 @@
-import { Annotations, Stack } from "aws-cdk-lib";
+import { Annotations, type RemovalPolicy, Stack } from "aws-cdk-lib";
 import type { IAlarmAction } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
@@ -9,6 +9,7 @@ import { BrokerDashboard } from "./broker-dashboard.js";
 import { DedupTable, type DedupTableProps } from "./dedup-table.js";
 import { FanOutTopic, type FanOutTopicProps, type IFanOutTopic } from "./fan-out-topic.js";
 import { Outbox, type OutboxProps } from "./outbox.js";
+import { applyDataRemovalPolicy } from "./removal-policy.js";
 import { ShardedStream, type ShardedStreamProps } from "./sharded-stream.js";
 import { fail } from "./validation.js";
 
@@ -22,6 +23,14 @@ export interface MessageBrokerProps {
   readonly alarmTopic?: ITopic | boolean;
   /** @default - generated */
   readonly dashboardName?: string;
+  /**
+   * One policy for every data-bearing resource of the topology: the dedup table, streams, queues and
+   * dead-letter queues, and the KMS keys that encrypt them (a retained table with a destroyed key would be
+   * unreadable). `RemovalPolicy.DESTROY` deletes them all with the stack; there is no half and half, so a
+   * child given a different `removalPolicy` fails synth.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -39,13 +48,28 @@ export class MessageBroker extends Construct {
   readonly dedupTable: DedupTable | undefined;
   readonly alarmTopic: ITopic | undefined;
   readonly dashboard: BrokerDashboard;
+  /** The removal policy of every data-bearing resource of the topology. */
+  readonly removalPolicy: RemovalPolicy;
   private readonly alarmAction: IAlarmAction | undefined;
 
   constructor(scope: Construct, id: string, props: MessageBrokerProps = {}) {
     super(scope, id);
     const dedup = props.dedup ?? true;
+    // A broker created before this prop existed may still say dedup: { removalPolicy }; read it as the broker's.
+    const dedupPolicy = typeof dedup === "object" ? dedup.removalPolicy : undefined;
+    if (props.removalPolicy === undefined && dedupPolicy !== undefined) {
+      this.removalPolicy = applyDataRemovalPolicy(this, dedupPolicy);
+    } else {
+      this.removalPolicy = applyDataRemovalPolicy(this, props.removalPolicy);
+      this.requireSamePolicy("dedup.removalPolicy", dedupPolicy);
+    }
     this.dedupTable =
-      dedup === false ? undefined : new DedupTable(this, "DedupTable", dedup === true ? {} : dedup);
+      dedup === false
+        ? undefined
+        : new DedupTable(this, "DedupTable", {
+            ...(dedup === true ? {} : dedup),
+            removalPolicy: this.removalPolicy,
+          });
     if (props.alarmTopic === true) {
       const key = new Key(this, "AlarmTopicKey", {
         enableKeyRotation: true,
@@ -85,7 +109,12 @@ export class MessageBroker extends Construct {
 
   /** A fan-out topic of this topology. */
   addTopic(id: string, props: FanOutTopicProps = {}): FanOutTopic {
-    const topic = new FanOutTopic(this, id, { ...this.shared(), ...props });
+    this.requireSamePolicy(`${id}: removalPolicy`, props.removalPolicy);
+    const topic = new FanOutTopic(this, id, {
+      ...this.shared(),
+      ...props,
+      removalPolicy: this.removalPolicy,
+    });
     this.dashboard.addTopic(topic);
     return topic;
   }
@@ -100,8 +129,10 @@ export class MessageBroker extends Construct {
   /** The transactional outbox of this topology's dedup table (created with `dedup: { stream: true }`). */
   addOutbox(id: string, props: Omit<OutboxProps, "dedupTable"> = {}): Outbox {
     if (!this.dedupTable) fail(this, "addOutbox needs the dedup table; do not set dedup: false.");
+    this.requireSamePolicy(`${id}: removalPolicy`, props.removalPolicy);
     const outbox = new Outbox(this, id, {
       ...props,
+      removalPolicy: this.removalPolicy,
       dedupTable: this.dedupTable,
       ...(this.alarmAction ? { alarmAction: this.alarmAction } : {}),
     });
@@ -111,13 +142,30 @@ export class MessageBroker extends Construct {
 
   /** A sharded stream of this topology. */
   addStream(id: string, props: ShardedStreamProps = {}): ShardedStream {
-    const stream = new ShardedStream(this, id, { ...this.shared(), ...props });
+    this.requireSamePolicy(`${id}: removalPolicy`, props.removalPolicy);
+    const stream = new ShardedStream(this, id, {
+      ...this.shared(),
+      ...props,
+      removalPolicy: this.removalPolicy,
+    });
     this.dashboard.addStream(stream);
     return stream;
   }
 
+  /** Never half and half: a child's removal policy, if given, must be the broker's. */
+  private requireSamePolicy(name: string, policy: RemovalPolicy | undefined): void {
+    if (policy !== undefined && policy !== this.removalPolicy) {
+      fail(
+        this,
+        `${name} is ${policy}, but the broker's removalPolicy is ${this.removalPolicy}; set removalPolicy on the ` +
+          "broker only, so that data and the keys that encrypt it are retained or destroyed together.",
+      );
+    }
+  }
+
   private shared() {
     return {
+      removalPolicy: this.removalPolicy,
       ...(this.dedupTable ? { dedupTable: this.dedupTable } : {}),
       ...(this.alarmAction ? { alarmAction: this.alarmAction } : {}),
     };

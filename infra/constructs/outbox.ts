@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import type { Alarm, IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { type IRole, Policy } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
@@ -11,6 +11,7 @@ import { acknowledgeDeadLetterQueue, bindConsumerEnvironment } from "./consumer-
 import { ConsumerFunction } from "./consumer-function.js";
 import type { DedupTable } from "./dedup-table.js";
 import type { IFanOutTopic } from "./fan-out-topic.js";
+import { applyDataRemovalPolicy } from "./removal-policy.js";
 import type { ShardedStream } from "./sharded-stream.js";
 import { shippedHandler } from "./shipped-handler.js";
 import { fail, requireIntegerInRange } from "./validation.js";
@@ -31,6 +32,8 @@ export interface OutboxProps {
   /** @default - the serverless-broker relay, as a ConsumerFunction */
   readonly relay?: IFunction;
   readonly alarmAction?: IAlarmAction;
+  /** What happens to the relay's on-failure queue when it leaves the stack. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -46,6 +49,7 @@ export class Outbox extends Construct {
 
   constructor(scope: Construct, id: string, props: OutboxProps) {
     super(scope, id);
+    applyDataRemovalPolicy(this, props.removalPolicy);
     const stream = props.dedupTable.table.tableStreamArn;
     if (!stream)
       fail(

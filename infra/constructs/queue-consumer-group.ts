@@ -34,6 +34,10 @@ const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);
  */
 const MAX_BATCH_SIZE_WITHOUT_WINDOW = 10;
 const DEFAULT_MAX_CONCURRENCY = 5;
+/** SQS's longest retention, which the dead-letter queue keeps, so that a dead letter stays as long as it can. */
+const DEAD_LETTER_RETENTION = Duration.days(14);
+/** SQS's own default; it leaves a dead letter at least 10 days in the dead-letter queue. */
+const DEFAULT_RETENTION = Duration.days(4);
 
 export interface QueueConsumerGroupOptions {
   /**
@@ -72,7 +76,12 @@ export interface QueueConsumerGroupOptions {
   readonly visibilityTimeout?: Duration;
   /** Receives before a message moves to the dead-letter queue, 1 to 1,000. @default 5 */
   readonly maxReceiveCount?: number;
-  /** How long the queue keeps an unprocessed message, 1 minute to 14 days. @default Duration.days(14) */
+  /**
+   * How long the queue keeps an unprocessed message, 1 minute to 14 days, and shorter than its dead-letter
+   * queue's 14 days (a standard dead-letter queue keeps a message's original enqueue time, so it must retain
+   * longer than the source, or a dead letter may expire on arrival).
+   * @default Duration.days(4)
+   */
   readonly retentionPeriod?: Duration;
   /** Alarm when the oldest message waits longer than this. @default Duration.minutes(15) */
   readonly maxMessageAge?: Duration;
@@ -125,8 +134,13 @@ export class QueueConsumerGroup extends Construct {
         encryption: QueueEncryption.KMS,
         encryptionMasterKey: props.encryptionKey,
         enforceSSL: true,
-        retentionPeriod: Duration.days(14),
+        retentionPeriod: DEAD_LETTER_RETENTION,
       });
+      requireDeadLetterOutlivesSource(
+        this,
+        DEAD_LETTER_RETENTION,
+        props.retentionPeriod ?? DEFAULT_RETENTION,
+      );
       acknowledgeDeadLetterQueue(
         this.deadLetterQueue,
         "This queue is the group's dead-letter queue; it needs no dead-letter queue of its own.",
@@ -137,7 +151,7 @@ export class QueueConsumerGroup extends Construct {
         encryptionMasterKey: props.encryptionKey,
         enforceSSL: true,
         visibilityTimeout,
-        retentionPeriod: props.retentionPeriod ?? Duration.days(14),
+        retentionPeriod: props.retentionPeriod ?? DEFAULT_RETENTION,
         deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
       });
     }
@@ -213,7 +227,7 @@ export class QueueConsumerGroup extends Construct {
     acknowledgeKmsGrantWildcards(consumer);
     if (props.dedupTable) {
       props.dedupTable.bindConsumer(consumer, { group: this.name, outbox: props.outbox ?? false });
-      const retention = props.retentionPeriod ?? Duration.days(14);
+      const retention = props.retentionPeriod ?? DEFAULT_RETENTION;
       if (!retention.isUnresolved() && props.dedupTable.retention.toSeconds() < retention.toSeconds()) {
         Annotations.of(this).addWarningV2(
           "serverless-broker:dedupRetention",
@@ -402,6 +416,26 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
     Annotations.of(group).addWarningV2(
       "serverless-broker:maxReceiveCount",
       "maxReceiveCount has no effect on a queue you bring; set its redrive policy.",
+    );
+  }
+}
+
+/**
+ * A standard queue's message keeps its original enqueue timestamp when it moves to the dead-letter queue, so
+ * the dead-letter queue must retain messages longer than the source queue, or a dead letter can expire as
+ * soon as it arrives: "it is a best practice to always set the retention period of a dead-letter queue to be
+ * longer than the retention period of the original queue"
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+ * Checked when both retentions are known at synth.
+ */
+function requireDeadLetterOutlivesSource(scope: Construct, deadLetter: Duration, source: Duration): void {
+  if (deadLetter.isUnresolved() || source.isUnresolved()) return;
+  if (deadLetter.toSeconds() <= source.toSeconds()) {
+    fail(
+      scope,
+      `the dead-letter queue keeps messages ${deadLetter.toHumanString()}, which is not longer than the queue's ` +
+        `retentionPeriod (${source.toHumanString()}): a dead letter keeps its original enqueue time and could ` +
+        `expire on arrival. Set retentionPeriod below ${deadLetter.toHumanString()}.`,
     );
   }
 }

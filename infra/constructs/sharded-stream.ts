@@ -1,4 +1,4 @@
-import { Annotations, Duration } from "aws-cdk-lib";
+import { Annotations, Duration, type RemovalPolicy } from "aws-cdk-lib";
 import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
@@ -7,6 +7,7 @@ import { Construct } from "constructs";
 import { ALARM_PERIOD, createAlarms } from "./alarms.js";
 import { claimGroupName } from "./consumer-group-name.js";
 import type { DedupTable } from "./dedup-table.js";
+import { applyDataRemovalPolicy } from "./removal-policy.js";
 import { StreamConsumerGroup, type StreamConsumerGroupOptions } from "./stream-consumer-group.js";
 import { fail, requireDurationInRange, requireIntegerInRange } from "./validation.js";
 
@@ -23,6 +24,11 @@ export interface ShardedStreamProps {
   readonly dedupTable?: DedupTable;
   /** Where the groups' alarms notify. @default - alarms without actions */
   readonly alarmAction?: IAlarmAction;
+  /**
+   * What happens to the stream, its groups' on-failure queues and the KMS keys created here when they leave
+   * the stack: all retained, or all destroyed. @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -56,6 +62,7 @@ export class ShardedStream extends Construct {
     private readonly props: ShardedStreamProps = {},
   ) {
     super(scope, id);
+    applyDataRemovalPolicy(this, props.removalPolicy);
     if (props.onDemand && props.shardCount !== undefined) {
       fail(this, "shardCount is for provisioned streams; remove it, or set onDemand: false.");
     }

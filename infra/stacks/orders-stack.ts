@@ -28,9 +28,10 @@ export class OrdersStack extends Stack {
 
   constructor(scope: Construct, id: string, props: OrdersStackProps = {}) {
     super(scope, id, props);
-    // An example you can tear down: its tables go with the stack.
+    // An example you can tear down: its tables, streams, queues and keys go with the stack.
     this.broker = new MessageBroker(this, "Orders", {
-      dedup: { stream: true, removalPolicy: RemovalPolicy.DESTROY },
+      dedup: { stream: true },
+      removalPolicy: RemovalPolicy.DESTROY,
       alarmTopic: props.alarmTopic ?? true,
     });
     this.ordersTable = new Table(this, "OrdersTable", {

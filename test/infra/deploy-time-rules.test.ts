@@ -286,7 +286,8 @@ describe("SQS event source limits", () => {
 
   it("warns when the dedup table forgets messages before the queue does", () => {
     const stack = testStack();
-    const broker = new MessageBroker(stack, "Broker", { dedup: { retention: Duration.days(4) } });
+    // The queue keeps messages 4 days by default; the dedup table here only 2.
+    const broker = new MessageBroker(stack, "Broker", { dedup: { retention: Duration.days(2) } });
     broker.addTopic("Orders").addConsumerGroup("billing", { consumer: consumerFunction(stack, "Billing") });
     Annotations.fromStack(stack).hasWarning(
       "/Test/Broker/Orders/billing",

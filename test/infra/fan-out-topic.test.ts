@@ -46,7 +46,8 @@ describe("FanOutTopic", () => {
     assert.resourceCountIs("AWS::SNS::Subscription", 2);
     assert.hasResourceProperties("AWS::SQS::Queue", {
       KmsMasterKeyId: { "Fn::GetAtt": [logicalIdOf(stack, topic.queueEncryptionKey), "Arn"] },
-      MessageRetentionPeriod: 1_209_600,
+      // 4 days (the default), shorter than the dead-letter queue's 14 days.
+      MessageRetentionPeriod: 345_600,
       RedrivePolicy: {
         deadLetterTargetArn: { "Fn::GetAtt": [logicalIdOf(stack, billing.deadLetterQueue as Queue), "Arn"] },
         maxReceiveCount: 5,
