@@ -63,7 +63,11 @@ export class SqsDeadLetterSink implements DeadLetterSink {
       ...(encoding ? { [DEAD_LETTER_ATTRIBUTES.bodyEncoding]: text(encoding) } : {}),
     };
     const { SendMessageCommand, SQSClient } = await import("@aws-sdk/client-sqs");
-    const client = this.client ?? (sharedClient ??= new SQSClient({}));
+    let client = this.client ?? sharedClient;
+    if (!client) {
+      client = new SQSClient({});
+      sharedClient = client;
+    }
     await client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
