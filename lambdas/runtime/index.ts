@@ -28,6 +28,7 @@ export {
 export { type BatchSummary, type ConsumerObserver, PowertoolsObserver } from "./consumers/observability.js";
 export type { Admission, GuardedRecord, ProcessingGuard } from "./consumers/processing-guard.js";
 export { type SqsConsumer, type SqsConsumerOptions, sqsConsumer } from "./consumers/sqs-consumer.js";
+export type { TumblingWindow, WindowOptions } from "./consumers/tumbling-window.js";
 export { type CheckpointOptions, kinesisCheckpoints } from "./dedup/checkpoint-guard.js";
 export { type DedupOptions, dynamoDbDedup } from "./dedup/dedup-guard.js";
 export type { Checkpoint, DedupRecord, DedupStore } from "./dedup/dedup-store.js";

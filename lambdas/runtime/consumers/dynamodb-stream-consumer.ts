@@ -7,6 +7,7 @@ import { type ConsumerOptions, resolveConsumer } from "./consumer-options.js";
 import { fingerprintOf } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
 import type { MessageHandler } from "./handler-context.js";
+import { type WindowOptions, windowed } from "./tumbling-window.js";
 
 /** One item-level change, with its images unmarshalled to plain objects. */
 export interface StreamChange<TItem = Record<string, unknown>> {
@@ -28,9 +29,18 @@ export interface DynamoDbStreamConsumerOptions<
   readonly ordering?: "shard" | "key";
   /** Keys processed at once with `ordering: "key"`. @default 10 */
   readonly concurrency?: number;
+  /**
+   * Tumbling windows (TumblingWindowInSeconds on the event source mapping): folds each processed record
+   * into a state Lambda carries to the next invoke, and calls `onWindowEnd` when the window is complete.
+   * The state only counts records ahead of the first failure, so Lambda's retry folds nothing twice.
+   */
+  readonly window?: WindowOptions<StreamChange<TItem>, unknown>;
 }
 
-export type DynamoDbStreamConsumer = BatchHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>;
+export type DynamoDbStreamConsumer = BatchHandler<
+  DynamoDBStreamEvent,
+  DynamoDBBatchResponse & { state?: unknown }
+>;
 
 type Image = Record<string, AttributeValue>;
 
@@ -82,5 +92,6 @@ export function dynamoDbStreamConsumer<
       }),
     };
   };
-  return batchHandler<DynamoDBStreamEvent, DynamoDBRecord, StreamChange<TItem>>(config, toEngineRecord);
+  const base = batchHandler<DynamoDBStreamEvent, DynamoDBRecord, StreamChange<TItem>>(config, toEngineRecord);
+  return options.window ? windowed(base, toEngineRecord, options.window) : base;
 }

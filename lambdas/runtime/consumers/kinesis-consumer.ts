@@ -7,6 +7,7 @@ import { type EnvelopeConsumerOptions, resolveConsumer } from "./consumer-option
 import { decodeEnvelope, envelopeDecoding } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
 import type { MessageHandler } from "./handler-context.js";
+import { type WindowOptions, windowed } from "./tumbling-window.js";
 
 export interface KinesisConsumerOptions<
   TPayload,
@@ -22,9 +23,18 @@ export interface KinesisConsumerOptions<
   readonly ordering?: "shard" | "key";
   /** Partition keys processed at once with `ordering: "key"`. @default 10 */
   readonly concurrency?: number;
+  /**
+   * Tumbling windows (TumblingWindowInSeconds on the event source mapping): folds each processed record
+   * into a state Lambda carries to the next invoke, and calls `onWindowEnd` when the window is complete.
+   * The state only counts records ahead of the first failure, so Lambda's retry folds nothing twice.
+   */
+  readonly window?: WindowOptions<MessageEnvelope<TPayload>, unknown>;
 }
 
-export type KinesisConsumer = BatchHandler<KinesisStreamEvent, KinesisStreamBatchResponse>;
+export type KinesisConsumer = BatchHandler<
+  KinesisStreamEvent,
+  KinesisStreamBatchResponse & { state?: unknown }
+>;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -75,8 +85,9 @@ export function kinesisConsumer<
             }),
     };
   };
-  return batchHandler<KinesisStreamEvent, KinesisStreamRecord, MessageEnvelope<TPayload>>(
+  const base = batchHandler<KinesisStreamEvent, KinesisStreamRecord, MessageEnvelope<TPayload>>(
     config,
     toEngineRecord,
   );
+  return options.window ? windowed(base, toEngineRecord, options.window) : base;
 }

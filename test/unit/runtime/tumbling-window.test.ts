@@ -1,0 +1,120 @@
+import type { KinesisStreamEvent } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { dynamoDbStreamConsumer } from "../../../lambdas/runtime/consumers/dynamodb-stream-consumer.js";
+import { kinesisConsumer } from "../../../lambdas/runtime/consumers/kinesis-consumer.js";
+import type { TumblingWindow } from "../../../lambdas/runtime/consumers/tumbling-window.js";
+import type { MessageEnvelope } from "../../../lambdas/runtime/envelope.js";
+import {
+  dynamodbEvent,
+  dynamodbRecord,
+  envelopeBody,
+  kinesisEvent,
+  kinesisRecord,
+  STREAM_ARN,
+} from "../../support/lambda-events.js";
+import { RecordingDeadLetters, RecordingObserver } from "../../support/recording.js";
+
+type Sale = { amount: number };
+type Totals = { total: number; count: number };
+
+const sale = (amount: number, sequenceNumber: string) =>
+  kinesisRecord({ sequenceNumber, data: envelopeBody({ payload: { amount } }) });
+
+function inWindow<T extends { Records: unknown[] }>(
+  event: T,
+  fields: { state?: Record<string, unknown>; final?: boolean } = {},
+) {
+  return {
+    ...event,
+    window: { start: "2026-12-02T18:00:00Z", end: "2026-12-02T18:01:00Z" },
+    state: fields.state ?? {},
+    shardId: "shardId-000000000000",
+    eventSourceARN: STREAM_ARN,
+    isFinalInvokeForWindow: fields.final ?? false,
+    isWindowTerminatedEarly: false,
+  } as unknown as KinesisStreamEvent;
+}
+
+function salesConsumer(failOn?: number) {
+  const ended: Array<{ state: Totals; window: TumblingWindow }> = [];
+  const handler = kinesisConsumer<Sale>({
+    group: "reports",
+    deadLetterSink: new RecordingDeadLetters(),
+    observer: new RecordingObserver(),
+    handler: (message: MessageEnvelope<Sale>) => {
+      if (message.payload.amount === failOn) throw new Error("cannot record");
+    },
+    window: {
+      initial: (): Totals => ({ total: 0, count: 0 }),
+      reduce: (state: Totals, message: MessageEnvelope<Sale>) => ({
+        total: state.total + message.payload.amount,
+        count: state.count + 1,
+      }),
+      onWindowEnd: (state: Totals, window) => {
+        ended.push({ state, window });
+      },
+    },
+  });
+  return { handler, ended };
+}
+
+describe("tumbling windows", () => {
+  it("starts a window from the initial state and returns the folded state", async () => {
+    const { handler, ended } = salesConsumer();
+    const response = await handler(inWindow(kinesisEvent(sale(5, "1"), sale(7, "2"))));
+
+    expect(response).toEqual({ batchItemFailures: [], state: { total: 12, count: 2 } });
+    expect(ended).toEqual([]);
+  });
+
+  it("carries the incoming state on and calls onWindowEnd on the final invoke", async () => {
+    const { handler, ended } = salesConsumer();
+    const response = await handler(
+      inWindow(kinesisEvent(sale(3, "3")), { state: { total: 12, count: 2 }, final: true }),
+    );
+
+    expect(response.state).toEqual({ total: 15, count: 3 });
+    expect(ended).toHaveLength(1);
+    expect(ended[0]?.state).toEqual({ total: 15, count: 3 });
+    expect(ended[0]?.window).toMatchObject({
+      start: "2026-12-02T18:00:00Z",
+      shardId: "shardId-000000000000",
+      isFinalInvokeForWindow: true,
+    });
+  });
+
+  it("counts only the records ahead of the first failure, and holds back onWindowEnd", async () => {
+    const { handler, ended } = salesConsumer(7);
+    const response = await handler(
+      inWindow(kinesisEvent(sale(5, "4"), sale(7, "5"), sale(9, "6")), { final: true }),
+    );
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "5" }, { itemIdentifier: "6" }]);
+    expect(response.state).toEqual({ total: 5, count: 1 });
+    expect(ended).toEqual([]);
+  });
+
+  it("returns no state for an event without a window", async () => {
+    const { handler } = salesConsumer();
+    expect(await handler(kinesisEvent(sale(1, "7")))).toEqual({ batchItemFailures: [] });
+  });
+
+  it("folds DynamoDB stream changes too", async () => {
+    const handler = dynamoDbStreamConsumer<{ pk: string; qty: number }>({
+      group: "reports",
+      observer: new RecordingObserver(),
+      handler: () => {},
+      window: {
+        initial: () => ({ qty: 0 }),
+        reduce: (state: { qty: number }, change) => ({ qty: state.qty + (change.newImage?.qty ?? 0) }),
+      },
+    });
+    const event = dynamodbEvent(
+      dynamodbRecord("1", { pk: "a", qty: 2 }),
+      dynamodbRecord("2", { pk: "b", qty: 3 }),
+    );
+    const response = await handler(inWindow(event, { state: { qty: 10 } }) as unknown as typeof event);
+
+    expect(response).toEqual({ batchItemFailures: [], state: { qty: 15 } });
+  });
+});
