@@ -98,17 +98,23 @@ export async function benchmarkSchemaCost(processes: number): Promise<SchemaCost
   }));
 }
 
+/** esbuild options as ConsumerFunction bundles a function (minified ESM for node24). */
+export const CONSUMER_BUNDLING = {
+  bundle: true,
+  minify: true,
+  platform: "node",
+  format: "esm",
+  target: "node24",
+  mainFields: ["module", "main"],
+} as const;
+
 async function bundle(entry: string, sdk: "external" | "bundled"): Promise<string> {
   const outfile = join(outDir, `${entry.replace(/\.ts$/, "").replace("/", "-")}-sdk-${sdk}.mjs`);
   await build({
     entryPoints: [join(here, entry)],
     outfile,
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    target: "node24",
-    mainFields: ["module", "main"],
+    ...CONSUMER_BUNDLING,
+    mainFields: [...CONSUMER_BUNDLING.mainFields],
     external: sdk === "external" ? ["@aws-sdk/*"] : [],
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
+import { CONSUMER_BUNDLING } from "../../bench/cold-start.js";
 
 const entry = fileURLToPath(new URL("../../bench/cold-start/ours.ts", import.meta.url));
 
@@ -14,12 +15,8 @@ describe("a consumer's bundle", () => {
     const result = await build({
       entryPoints: [entry],
       write: false,
-      bundle: true,
-      minify: true,
-      platform: "node",
-      format: "esm",
-      target: "node24",
-      mainFields: ["module", "main"],
+      ...CONSUMER_BUNDLING,
+      mainFields: [...CONSUMER_BUNDLING.mainFields],
       external: ["@aws-sdk/*"],
       logLevel: "silent",
     });
