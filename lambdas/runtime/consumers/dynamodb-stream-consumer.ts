@@ -32,7 +32,8 @@ export interface DynamoDbStreamConsumerOptions<
   /**
    * Tumbling windows (TumblingWindowInSeconds on the event source mapping): folds each processed record
    * into a state Lambda carries to the next invoke, and calls `onWindowEnd` when the window is complete.
-   * The state only counts records ahead of the first failure, so Lambda's retry folds nothing twice.
+   * Each record is folded once across Lambda's retry from the first failure: ahead of it without dedup,
+   * every processed record with dedup (the retry skips those as duplicates).
    */
   readonly window?: WindowOptions<StreamChange<TItem>, unknown>;
 }
@@ -93,5 +94,5 @@ export function dynamoDbStreamConsumer<
     };
   };
   const base = batchHandler<DynamoDBStreamEvent, DynamoDBRecord, StreamChange<TItem>>(config, toEngineRecord);
-  return options.window ? windowed(base, toEngineRecord, options.window) : base;
+  return options.window ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined) : base;
 }

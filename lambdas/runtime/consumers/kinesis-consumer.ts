@@ -26,7 +26,8 @@ export interface KinesisConsumerOptions<
   /**
    * Tumbling windows (TumblingWindowInSeconds on the event source mapping): folds each processed record
    * into a state Lambda carries to the next invoke, and calls `onWindowEnd` when the window is complete.
-   * The state only counts records ahead of the first failure, so Lambda's retry folds nothing twice.
+   * Each record is folded once across Lambda's retry from the first failure: ahead of it without dedup,
+   * every processed record with dedup (the retry skips those as duplicates).
    */
   readonly window?: WindowOptions<MessageEnvelope<TPayload>, unknown>;
 }
@@ -89,5 +90,5 @@ export function kinesisConsumer<
     config,
     toEngineRecord,
   );
-  return options.window ? windowed(base, toEngineRecord, options.window) : base;
+  return options.window ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined) : base;
 }

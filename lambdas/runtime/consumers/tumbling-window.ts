@@ -41,14 +41,17 @@ export type WindowedResponse<TState> = {
 };
 
 /**
- * Wraps a stream wrapper's handler for tumbling windows. The state returned only counts records Lambda
- * checkpoints: those processed ahead of the first reported failure. Lambda retries from that failure with
- * the state of this response, so a record is folded in exactly once.
+ * Wraps a stream wrapper's handler for tumbling windows. Lambda retries from the first reported failure
+ * with the state of this response, so the state counts each record the retry will not run again:
+ * - without a guard, the records ahead of the first failure (those after it run again and fold then);
+ * - with a dedup guard (`replaysSkipped`), every record processed, also past the failure (`ordering: "key"`
+ *   lets other keys finish): the retry skips them as duplicates, so this is their only chance to be folded.
  */
 export function windowed<TEvent extends { Records: readonly TRecord[] }, TRecord, TMessage, TState>(
   base: BatchHandler<TEvent, { batchItemFailures: Array<{ itemIdentifier: string }> }>,
   toEngineRecord: (record: TRecord) => EngineRecord<TMessage>,
   options: WindowOptions<TMessage, TState>,
+  replaysSkipped: boolean,
 ): BatchHandler<TEvent, WindowedResponse<TState>> {
   const handler = async (event: TEvent, context?: Context): Promise<WindowedResponse<TState>> => {
     const fields = event as unknown as WindowFields;
@@ -60,7 +63,8 @@ export function windowed<TEvent extends { Records: readonly TRecord[] }, TRecord
       incoming && Object.keys(incoming).length > 0 ? (incoming as unknown as TState) : options.initial();
     for (const [index, record] of event.Records.entries()) {
       const outcome = result.outcomes[index];
-      if (!outcome || ["failed", "not-run", "held-back"].includes(outcome.kind)) break;
+      if (!outcome) break;
+      if (!replaysSkipped && ["failed", "not-run", "held-back"].includes(outcome.kind)) break;
       if (outcome.kind !== "processed") continue;
       const decoded = await toEngineRecord(record).decode();
       if (decoded.ok) state = options.reduce(state, decoded.message);

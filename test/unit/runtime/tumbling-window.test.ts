@@ -2,7 +2,11 @@ import type { KinesisStreamEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { dynamoDbStreamConsumer } from "../../../lambdas/runtime/consumers/dynamodb-stream-consumer.js";
 import { kinesisConsumer } from "../../../lambdas/runtime/consumers/kinesis-consumer.js";
+import type { ProcessingGuard } from "../../../lambdas/runtime/consumers/processing-guard.js";
 import type { TumblingWindow } from "../../../lambdas/runtime/consumers/tumbling-window.js";
+import { kinesisCheckpoints } from "../../../lambdas/runtime/dedup/checkpoint-guard.js";
+import { dynamoDbDedup } from "../../../lambdas/runtime/dedup/dedup-guard.js";
+import { InMemoryDedupStore } from "../../../lambdas/runtime/dedup/memory-dedup-store.js";
 import type { MessageEnvelope } from "../../../lambdas/runtime/envelope.js";
 import {
   dynamodbEvent,
@@ -58,7 +62,63 @@ function salesConsumer(failOn?: number) {
   return { handler, ended };
 }
 
+/** A consumer that runs each partition key on its own (`ordering: "key"`), with a guard that skips replays. */
+function keyedSalesConsumer(dedup?: ProcessingGuard<undefined>) {
+  const ended: Totals[] = [];
+  const failures = new Set(["a1"]);
+  const handler = kinesisConsumer<Sale>({
+    group: "reports",
+    ordering: "key",
+    dedup,
+    deadLetterSink: new RecordingDeadLetters(),
+    observer: new RecordingObserver(),
+    handler: (message: MessageEnvelope<Sale>) => {
+      if (failures.delete(message.id)) throw new Error("cannot record yet");
+    },
+    window: {
+      initial: (): Totals => ({ total: 0, count: 0 }),
+      reduce: (state: Totals, message: MessageEnvelope<Sale>) => ({
+        total: state.total + message.payload.amount,
+        count: state.count + 1,
+      }),
+      onWindowEnd: (state: Totals) => {
+        ended.push(state);
+      },
+    },
+  });
+  return { handler, ended };
+}
+
+const keyedSale = (id: string, key: string, amount: number, sequenceNumber: string) =>
+  kinesisRecord({ sequenceNumber, partitionKey: key, data: envelopeBody({ id, key, payload: { amount } }) });
+
 describe("tumbling windows", () => {
+  for (const [name, guard] of [
+    ["no guard (the retry runs them again)", () => undefined],
+    ["dynamoDbDedup", () => dynamoDbDedup({ store: new InMemoryDedupStore() })],
+    ["kinesisCheckpoints", () => kinesisCheckpoints({ store: new InMemoryDedupStore() })],
+  ] as const) {
+    it(`with ordering "key" and ${name}, folds the other keys' records past a failure exactly once`, async () => {
+      const { handler, ended } = keyedSalesConsumer(guard());
+      const records = [
+        keyedSale("a1", "a", 1, "10"),
+        keyedSale("b1", "b", 10, "11"),
+        keyedSale("b2", "b", 100, "12"),
+      ];
+
+      // Key a fails; key b finishes the batch. Lambda checkpoints before a1 and retries from it with the
+      // state of this response: b1 and b2 come again and the guard skips them as already processed.
+      const first = await handler(inWindow(kinesisEvent(...records)));
+      expect(first.batchItemFailures).toEqual([{ itemIdentifier: "10" }]);
+      const retry = await handler(
+        inWindow(kinesisEvent(...records), { state: first.state as Totals, final: true }),
+      );
+
+      expect(retry.batchItemFailures).toEqual([]);
+      expect(ended).toEqual([{ total: 111, count: 3 }]);
+    });
+  }
+
   it("starts a window from the initial state and returns the folded state", async () => {
     const { handler, ended } = salesConsumer();
     const response = await handler(inWindow(kinesisEvent(sale(5, "1"), sale(7, "2"))));

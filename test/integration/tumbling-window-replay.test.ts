@@ -1,0 +1,161 @@
+/**
+ * A tumbling window with `ordering: "key"` and dedup, played by the local runner as Lambda plays it: key a
+ * fails once, key b finishes the batch, Lambda retries from a's record with the state of the partial
+ * response, and the dedup store skips b's replayed records. Each record must count once in the window.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { build } from "esbuild";
+import { afterAll, describe, expect, it } from "vitest";
+import { settingsOf } from "../../infra/local/runner/event-sources/settings.js";
+import { KinesisShardSource } from "../../infra/local/runner/event-sources/shard-source.js";
+import { StreamPoller } from "../../infra/local/runner/event-sources/stream-poller.js";
+import { FunctionHost } from "../../infra/local/runner/function-host.js";
+import { eventually } from "../support/eventually.js";
+import { envelopeBody } from "../support/lambda-events.js";
+import { Cleanup, createDedupTable, createStream, kinesis } from "../support/resources.js";
+
+const cleanup = new Cleanup();
+afterAll(() => cleanup.run());
+
+const runtime = new URL("../../lambdas/runtime/index.ts", import.meta.url).pathname;
+
+const handlerSource = `
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
+import { dynamoDbDedup, kinesisConsumer } from ${JSON.stringify(runtime)};
+
+export const handler = kinesisConsumer({
+  ordering: "key",
+  dedup: dynamoDbDedup(),
+  handler: (message) => {
+    appendFileSync(process.env.OUT + ".runs", message.id + "\\n");
+    // a1 fails on its first run only: its key stops, key b finishes the batch.
+    if (message.id === "a1" && !existsSync(process.env.OUT + ".failed")) {
+      writeFileSync(process.env.OUT + ".failed", "");
+      throw new Error("not yet");
+    }
+  },
+  window: {
+    initial: () => ({ total: 0, count: 0 }),
+    reduce: (state, message) => ({ total: state.total + message.payload.amount, count: state.count + 1 }),
+    onWindowEnd: (state) => appendFileSync(process.env.OUT, JSON.stringify(state) + "\\n"),
+  },
+});
+`;
+
+describe("a tumbling window over key-ordered, deduplicated records, played by the local runner", () => {
+  it("counts the other keys' records past a failure once, though the retry delivers them again", async () => {
+    const stream = await createStream(cleanup, "window-replay", 1);
+    const table = await createDedupTable(cleanup, "window-replay");
+    const dir = mkdtempSync(join(tmpdir(), "window-replay-"));
+    const out = join(dir, "windows.txt");
+    writeFileSync(out, "");
+    writeFileSync(`${out}.runs`, "");
+    writeFileSync(join(dir, "handler.ts"), handlerSource);
+    await build({
+      entryPoints: [join(dir, "handler.ts")],
+      outfile: join(dir, "index.js"),
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      target: "node20",
+      external: ["@aws-sdk/*"],
+      logLevel: "silent",
+    });
+    writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
+
+    const sales = [
+      { id: "a1", key: "a", amount: 1 },
+      { id: "b1", key: "b", amount: 10 },
+      { id: "b2", key: "b", amount: 100 },
+    ];
+    await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stream.streamName,
+        Records: sales.map(({ id, key, amount }) => ({
+          PartitionKey: key,
+          Data: Buffer.from(envelopeBody({ id, key, payload: { amount } })),
+        })),
+      }),
+    );
+
+    const host = new FunctionHost(
+      {
+        logicalId: "Totals",
+        functionName: "totals",
+        functionArn: "arn:aws:lambda:us-east-1:000000000000:function:totals",
+        runtime: "nodejs22.x",
+        handler: "index.handler",
+        codeDir: dir,
+        timeoutMs: 30_000,
+        memoryMb: 256,
+        endpoint: process.env.AWS_ENDPOINT_URL ?? "",
+        maxEnvironments: 1,
+        environment: {
+          PATH: process.env.PATH ?? "",
+          OUT: out,
+          BROKER_CONSUMER_GROUP: "totals",
+          BROKER_DEDUP_TABLE_NAME: table.tableName,
+          AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
+          AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL ?? "",
+          AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "test",
+          AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
+        },
+      },
+      join(dir, "logs"),
+    );
+    await host.start();
+    const sqs = new SQSClient({});
+    const sns = new SNSClient({});
+    const pollErrors: unknown[] = [];
+    const poller = new StreamPoller(
+      settingsOf(
+        "TotalsMapping",
+        {
+          BatchSize: 10,
+          StartingPosition: "TRIM_HORIZON",
+          TumblingWindowInSeconds: 2,
+          FunctionResponseTypes: ["ReportBatchItemFailures"],
+        },
+        "stream",
+        undefined,
+      ),
+      new KinesisShardSource(kinesis, stream.streamArn, process.env.AWS_REGION ?? "us-east-1"),
+      host,
+      { sqs, sns },
+      (error) => pollErrors.push(error),
+    );
+    cleanup.add(async () => {
+      await poller.stop();
+      await host.stop();
+      sqs.destroy();
+      sns.destroy();
+    });
+    await poller.start();
+
+    // The windows the records fell into (arrival time decides: usually one, two at a boundary) add up.
+    const endedWindows = () =>
+      readFileSync(out, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { total: number; count: number });
+    const countOf = (windows: Array<{ count: number }>) =>
+      windows.reduce((sum, window) => sum + window.count, 0);
+    const windows = await eventually(
+      "the window totals to count every sale",
+      async () => (countOf(endedWindows()) >= 3 ? endedWindows() : undefined),
+      { timeoutMs: 30_000 },
+    ).catch(() => endedWindows());
+    const runs = readFileSync(`${out}.runs`, "utf8").split("\n").filter(Boolean);
+
+    expect(runs.filter((id) => id === "a1")).toHaveLength(2);
+    expect(runs.filter((id) => id !== "a1").sort()).toEqual(["b1", "b2"]);
+    expect(windows.reduce((sum, window) => sum + window.total, 0)).toBe(111);
+    expect(countOf(windows)).toBe(3);
+    expect(pollErrors).toEqual([]);
+  });
+});
