@@ -1,7 +1,8 @@
 /**
  * A tumbling window with `ordering: "key"` and dedup, played by the local runner as Lambda plays it: key a
  * fails once, key b finishes the batch, Lambda retries from a's record with the state of the partial
- * response, and the dedup store skips b's replayed records. Each record must count once in the window.
+ * response, and the dedup store skips b's replayed records. Each record must count once in the window,
+ * and a failed final invoke is invoked again before the stream moves on.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,7 +43,15 @@ export const handler = kinesisConsumer({
   window: {
     initial: () => ({ total: 0, count: 0 }),
     reduce: (state, message) => ({ total: state.total + message.payload.amount, count: state.count + 1 }),
-    onWindowEnd: (state) => appendFileSync(process.env.OUT, JSON.stringify(state) + "\\n"),
+    onWindowEnd: (state) => {
+      // The window's first final invoke fails: Lambda holds the shard and invokes it again.
+      appendFileSync(process.env.OUT + ".ends", "x");
+      if (!existsSync(process.env.OUT + ".end-failed")) {
+        writeFileSync(process.env.OUT + ".end-failed", "");
+        throw new Error("cannot save the total yet");
+      }
+      appendFileSync(process.env.OUT, JSON.stringify(state) + "\\n");
+    },
   },
 });
 `;
@@ -55,6 +64,7 @@ describe("a tumbling window over key-ordered, deduplicated records, played by th
     const out = join(dir, "windows.txt");
     writeFileSync(out, "");
     writeFileSync(`${out}.runs`, "");
+    writeFileSync(`${out}.ends`, "");
     writeFileSync(join(dir, "handler.ts"), handlerSource);
     await build({
       entryPoints: [join(dir, "handler.ts")],
@@ -156,6 +166,7 @@ describe("a tumbling window over key-ordered, deduplicated records, played by th
     expect(runs.filter((id) => id !== "a1").sort()).toEqual(["b1", "b2"]);
     expect(windows.reduce((sum, window) => sum + window.total, 0)).toBe(111);
     expect(countOf(windows)).toBe(3);
+    expect(readFileSync(`${out}.ends`, "utf8")).toHaveLength(windows.length + 1);
     expect(pollErrors).toEqual([]);
   });
 });

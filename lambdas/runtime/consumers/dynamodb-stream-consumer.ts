@@ -7,7 +7,7 @@ import { type ConsumerOptions, resolveConsumer } from "./consumer-options.js";
 import { fingerprintOf } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
 import type { MessageHandler } from "./handler-context.js";
-import { type WindowOptions, windowed } from "./tumbling-window.js";
+import { refusingWindows, type WindowOptions, windowed } from "./tumbling-window.js";
 
 /** One item-level change, with its images unmarshalled to plain objects. */
 export interface StreamChange<TItem = Record<string, unknown>> {
@@ -94,5 +94,7 @@ export function dynamoDbStreamConsumer<
     };
   };
   const base = batchHandler<DynamoDBStreamEvent, DynamoDBRecord, StreamChange<TItem>>(config, toEngineRecord);
-  return options.window ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined) : base;
+  return options.window
+    ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined)
+    : refusingWindows(base, "dynamoDbStreamConsumer");
 }

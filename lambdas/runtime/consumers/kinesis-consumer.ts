@@ -7,7 +7,7 @@ import { type EnvelopeConsumerOptions, resolveConsumer } from "./consumer-option
 import { decodeEnvelope, envelopeDecoding } from "./decode-envelope.js";
 import type { EngineRecord } from "./engine-record.js";
 import type { MessageHandler } from "./handler-context.js";
-import { type WindowOptions, windowed } from "./tumbling-window.js";
+import { refusingWindows, type WindowOptions, windowed } from "./tumbling-window.js";
 
 export interface KinesisConsumerOptions<
   TPayload,
@@ -90,5 +90,7 @@ export function kinesisConsumer<
     config,
     toEngineRecord,
   );
-  return options.window ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined) : base;
+  return options.window
+    ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined)
+    : refusingWindows(base, "kinesisConsumer");
 }

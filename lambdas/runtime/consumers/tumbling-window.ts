@@ -1,4 +1,5 @@
 import type { Context } from "aws-lambda";
+import { ConfigurationError } from "../errors.js";
 import type { BatchHandler, BatchResult } from "./batch-engine.js";
 import type { EngineRecord } from "./engine-record.js";
 
@@ -81,6 +82,27 @@ export function windowed<TEvent extends { Records: readonly TRecord[] }, TRecord
       });
     }
     return { batchItemFailures: result.batchItemFailures, state };
+  };
+  return Object.assign(handler, { processEvent: base.processEvent });
+}
+
+/**
+ * A stream wrapper without `window` on a mapping with TumblingWindowInSeconds: Lambda counts a response
+ * without `state` as a failed invocation, so every batch would fail in silence until its retries run out.
+ */
+export function refusingWindows<TEvent, TResponse>(
+  base: BatchHandler<TEvent, TResponse>,
+  wrapper: string,
+): BatchHandler<TEvent, TResponse> {
+  const handler = async (event: TEvent, context?: Context): Promise<TResponse> => {
+    if ((event as WindowFields).window) {
+      throw new ConfigurationError(
+        `${wrapper} received a tumbling-window event (TumblingWindowInSeconds is set on its event source ` +
+          "mapping) but has no `window` option, and Lambda fails a windowed invocation whose response has no " +
+          "`state`. Pass `window: { initial, reduce, onWindowEnd }`, or remove the mapping's tumbling window.",
+      );
+    }
+    return base(event, context);
   };
   return Object.assign(handler, { processEvent: base.processEvent });
 }

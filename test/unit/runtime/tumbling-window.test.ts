@@ -154,6 +154,17 @@ describe("tumbling windows", () => {
     expect(ended).toEqual([]);
   });
 
+  it("refuses a windowed event when the consumer has no window option, naming the fix", async () => {
+    const handler = kinesisConsumer<Sale>({
+      group: "reports",
+      observer: new RecordingObserver(),
+      handler: () => {},
+    });
+    await expect(handler(inWindow(kinesisEvent(sale(1, "8"))))).rejects.toThrow(
+      /kinesisConsumer received a tumbling-window event .* Pass `window: \{ initial, reduce, onWindowEnd \}`/,
+    );
+  });
+
   it("returns no state for an event without a window", async () => {
     const { handler } = salesConsumer();
     expect(await handler(kinesisEvent(sale(1, "7")))).toEqual({ batchItemFailures: [] });

@@ -107,8 +107,8 @@ export class StreamPoller {
         const { records, next } = await this.readBatch(shardId, iterator, limit);
         if (records.length === 0) {
           iterator = next;
-          await this.closeWindowIfDue(shardId, !next);
-          if (!next) return;
+          const windowClosed = await this.closeWindowIfDue(shardId, !next);
+          if (!next && windowClosed) return;
           await sleep(IDLE_POLL_MS);
           continue;
         }
@@ -241,7 +241,10 @@ export class StreamPoller {
         endIndex++;
       const part = batch.slice(offset, endIndex);
       const open = this.windows.get(shardId);
-      if (open && open.start !== start) await this.finalInvoke(shardId, open);
+      if (open && open.start !== start) {
+        const closed = await this.finalInvoke(shardId, open);
+        if (closed.failedFrom !== undefined) return { ...closed, failedFrom: offset };
+      }
       const window = this.windows.get(shardId) ?? { start, end: start + size, state: {} };
       this.windows.set(shardId, window);
       const outcome = await this.invokeWindow(shardId, part, window, false);
@@ -251,17 +254,24 @@ export class StreamPoller {
     return { failedFrom: undefined };
   }
 
-  private async closeWindowIfDue(shardId: string, shardClosed: boolean): Promise<void> {
+  /** Closes the shard's window when its time is up (or the shard ends); false while its final invoke fails. */
+  private async closeWindowIfDue(shardId: string, shardClosed: boolean): Promise<boolean> {
     const open = this.windows.get(shardId);
-    if (open && (shardClosed || Date.now() >= open.end)) await this.finalInvoke(shardId, open);
+    if (!open || !(shardClosed || Date.now() >= open.end)) return true;
+    return (await this.finalInvoke(shardId, open)).failedFrom === undefined;
   }
 
+  /**
+   * The window's final invoke. "If the invocation fails, your Lambda function suspends further processing
+   * until a successful invocation" (AWS, Kinesis windows): the window stays open and is closed again first.
+   */
   private async finalInvoke(
     shardId: string,
     window: { start: number; end: number; state: unknown },
-  ): Promise<void> {
-    this.windows.delete(shardId);
-    await this.invokeWindow(shardId, [], window, true);
+  ): Promise<BatchOutcome> {
+    const outcome = await this.invokeWindow(shardId, [], window, true);
+    if (outcome.failedFrom === undefined) this.windows.delete(shardId);
+    return outcome;
   }
 
   private async invokeWindow(
@@ -288,8 +298,13 @@ export class StreamPoller {
       };
     }
     const response = result.response as { state?: unknown } | undefined;
-    if (!final && response && typeof response === "object" && "state" in response)
-      window.state = response.state ?? {};
+    // "If the response doesn't contain a state property, Lambda considers it a failed invocation"
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html).
+    if (!response || typeof response !== "object" || !("state" in response)) {
+      this.stats.failed += part.length;
+      return { failedFrom: 0, functionError: "InvalidResponse" };
+    }
+    if (!final) window.state = response.state ?? {};
     if (!this.settings.reportBatchItemFailures || final) return { failedFrom: undefined };
     const failed = reportedFailures(result.response, new Set(part.map((record) => record.sequenceNumber)));
     if (failed === undefined) return { failedFrom: 0, functionError: "InvalidResponse" };
