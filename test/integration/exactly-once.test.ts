@@ -168,6 +168,39 @@ describe("dynamoDbDedup on DynamoDB", () => {
     expect(total(requests) - 11).toBe(10);
   });
 
+  it("answers a duplicate storm with 0.1 requests per message: one consistent BatchGetItem per batch of 10", async () => {
+    const { tableName } = await createDedupTable(cleanup, "eo-storm");
+    const client = new DynamoDBClient({});
+    const requests = countRequests(client);
+    const ran: string[] = [];
+    const consumer = () =>
+      sqsConsumer({
+        group: "billing",
+        observer: new RecordingObserver(),
+        dedup: dynamoDbDedup({ tableName, client }),
+        handler: (message: MessageEnvelope) => {
+          ran.push(message.id);
+        },
+      });
+    const ids = Array.from({ length: 10 }, (_, index) => `storm-${index}`);
+    const delivery = (receiveCount: number) =>
+      sqsEvent(
+        ...ids.map((id) =>
+          sqsRecord({ messageId: `sqs-${id}`, receiveCount, body: envelopeBody({ id, payload: { n: 1 } }) }),
+        ),
+      );
+    await consumer()(delivery(1));
+    const afterFirst = total(requests);
+
+    // Redelivered (their visibility ran out before the deletes), to a fresh environment: 5 batches.
+    const cold = consumer();
+    for (let round = 0; round < 5; round++) await cold(delivery(2));
+
+    expect(ran.sort()).toEqual([...ids].sort());
+    expect(requests.get("BatchGetItemCommand")).toBe(5);
+    expect((total(requests) - afterFirst) / 50).toBe(0.1);
+  });
+
   it("dead-letters a reused id with different content", async () => {
     const { tableName } = await createDedupTable(cleanup, "eo-mismatch");
     const deadLetters = new RecordingDeadLetters();

@@ -245,6 +245,7 @@ function toGuarded<TMessage>(
     sourceRecordId: record.itemIdentifier,
     ...(record.shardId ? { shardId: record.shardId } : {}),
     ...(record.sequenceNumber ? { sequenceNumber: record.sequenceNumber } : {}),
+    ...(record.attempt !== undefined ? { attempt: record.attempt } : {}),
   };
 }
 

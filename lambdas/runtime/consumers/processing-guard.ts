@@ -16,6 +16,8 @@ export interface GuardedRecord {
   readonly shardId?: string;
   /** Sequence number on ordered streams. */
   readonly sequenceNumber?: string;
+  /** SQS: the delivery attempt (ApproximateReceiveCount); above 1 the message has been delivered before. */
+  readonly attempt?: number;
 }
 
 /** What a guard decides for one record before its handler may run. */

@@ -36,9 +36,10 @@ export interface DedupOptions extends GuardStoreOptions {
   /** A message id seen before with different content: dead-letter it (`poison`) or acknowledge it (`skip`). @default "poison" */
   readonly onPayloadMismatch?: "poison" | "skip";
   /**
-   * Read the batch's records first (one BatchGetItem) so that duplicates are skipped without a write.
-   * It costs a round trip, so it pays only when duplicates are common: `adaptive` turns it on while more
-   * than half of recent messages were duplicates. @default "adaptive"
+   * Read the batch's records first (one BatchGetItem of up to 100 keys) so that duplicates are skipped
+   * without a conditional write each. It costs a round trip, so it pays only when duplicates are common:
+   * `adaptive` turns it on for a batch that carries a redelivered SQS message (a redelivery storm), and
+   * while duplicates dominated the recent batches (a replay, a redrive). @default "adaptive"
    */
   readonly prefilter?: "never" | "always" | "adaptive";
 }
@@ -47,13 +48,19 @@ export interface DedupOptions extends GuardStoreOptions {
 type Claim = CompletionRequest;
 
 const ADAPTIVE_PREFILTER_THRESHOLD = 0.5;
+/**
+ * Weight of the latest batch in the moving duplicate share: one batch of duplicates turns the prefilter
+ * on (0.6 > 0.5) and one batch of new messages turns it off again (0.6 × 0.4 = 0.24).
+ */
+const DUPLICATE_SHARE_WEIGHT = 0.6;
 /** Bounds the waits for held claims, should the clock not move. */
 const MAX_WAIT_ROUNDS = 8;
 
 /**
  * Exactly-once processing for any consumer wrapper, keyed by (consumer group, message id): claims a
  * batch's messages in parallel with one conditional write each, runs only what it claimed, and completes
- * them in batches of 25. A duplicate costs one request; a new message 1 + 1/25 (1.1 on batches of 10).
+ * them in batches of 25. A new message costs 1 + 1/25 requests (1.1 on batches of 10), a duplicate one, or a
+ * share of one BatchGetItem per batch while the prefilter is on (a storm of redeliveries or a replay).
  *
  * ```ts
  * export const handler = sqsConsumer({ dedup: dynamoDbDedup(), handler: async (message) => { … } });
@@ -111,7 +118,7 @@ class DedupGuard implements ProcessingGuard {
       }
     });
 
-    const known = this.usePrefilter()
+    const known = this.usePrefilter(records)
       ? await this.resolved.store.read([...firstIndexOf.keys()])
       : new Map<string, DedupRecord>();
     const claims: ClaimRequest[] = [];
@@ -130,7 +137,8 @@ class DedupGuard implements ProcessingGuard {
     await this.claimAll(records, claims, claimIndexes, admissions, batch, now);
     const duplicates = admissions.filter((admission) => admission.kind !== "run").length;
     this.duplicateRate =
-      0.7 * this.duplicateRate + 0.3 * (records.length > 0 ? duplicates / records.length : 0);
+      (1 - DUPLICATE_SHARE_WEIGHT) * this.duplicateRate +
+      DUPLICATE_SHARE_WEIGHT * (records.length > 0 ? duplicates / records.length : 0);
     return admissions;
   }
 
@@ -272,11 +280,12 @@ class DedupGuard implements ProcessingGuard {
       : { kind: "poison", reason: POISON_REASONS.payloadMismatch, detail, payloadMismatch: true };
   }
 
-  private usePrefilter(): boolean {
+  private usePrefilter(records: readonly GuardedRecord[]): boolean {
     const prefilter = this.options.prefilter ?? "adaptive";
+    if (prefilter !== "adaptive") return prefilter === "always";
     return (
-      prefilter === "always" ||
-      (prefilter === "adaptive" && this.duplicateRate > ADAPTIVE_PREFILTER_THRESHOLD)
+      this.duplicateRate > ADAPTIVE_PREFILTER_THRESHOLD ||
+      records.some((record) => record.attempt !== undefined && record.attempt > 1)
     );
   }
 }

@@ -208,16 +208,41 @@ describe("dynamoDbDedup", () => {
     expect(observer.batches[1]).toMatchObject({ payloadMismatches: 1, skipped: 1 });
   });
 
-  it("turns the read-first prefilter on only while duplicates dominate", async () => {
+  it("turns the read-first prefilter on after a batch of duplicates, and off after a batch of new messages", async () => {
     const store = new InMemoryDedupStore();
-    const { handler } = worker(store, new Clock());
-    const batch = () => sqsEvent(...Array.from({ length: 10 }, (_, index) => message(`m${index}`)));
-    await handler(batch());
-    expect(store.calls.read).toBe(0);
-    await handler(batch()); // all duplicates
-    await handler(batch()); // all duplicates
-    await handler(batch());
-    expect(store.calls.read).toBeGreaterThan(0);
+    const { handler, ran } = worker(store, new Clock());
+    const batch = (from: number) =>
+      sqsEvent(...Array.from({ length: 10 }, (_, index) => message(`m${from + index}`)));
+    await handler(batch(0));
+    expect(store.calls).toMatchObject({ read: 0, claim: 10 });
+
+    await handler(batch(0)); // a replay: duplicates, each found by its failed claim
+    expect(store.calls).toMatchObject({ read: 0, claim: 20 });
+    await handler(batch(0)); // the prefilter is on: one read answers the batch
+    await handler(batch(0));
+    expect(store.calls).toMatchObject({ read: 2, claim: 20 });
+
+    await handler(batch(10)); // new messages: read (nothing found), then claimed
+    await handler(batch(20)); // the prefilter is off again
+    expect(store.calls).toMatchObject({ read: 3, claim: 40 });
+    expect(ran).toHaveLength(30);
+  });
+
+  it("answers a storm of redelivered duplicates with one read per batch, from the first batch of a cold start", async () => {
+    const store = new InMemoryDedupStore();
+    const ids = Array.from({ length: 10 }, (_, index) => `m${index}`);
+    await worker(store, new Clock()).handler(sqsEvent(...ids.map((id) => message(id))));
+    const redelivered = (id: string) =>
+      sqsRecord({ messageId: `sqs-${id}`, receiveCount: 2, body: envelopeBody({ id, payload: { n: 1 } }) });
+
+    const cold = worker(store, new Clock());
+    const before = { ...store.calls };
+    for (let round = 0; round < 5; round++) await cold.handler(sqsEvent(...ids.map(redelivered)));
+
+    // 50 duplicates, 5 requests: 0.1 DynamoDB requests per message (a conditional claim each would be 1.0).
+    expect(store.calls.read - before.read).toBe(5);
+    expect(store.calls.claim - before.claim).toBe(0);
+    expect(cold.ran).toEqual([]);
   });
 
   describe("in transactional mode", () => {
