@@ -9,8 +9,10 @@ import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { accessPolicyFromEnv } from "../../infra/local/cloud/access-policy.js";
 import { EmulatorProcess } from "../../infra/local/cloud/emulator-process.js";
 import { EMULATORS } from "../../infra/local/cloud/emulators.js";
+import { GatewayProcess } from "../../infra/local/cloud/gateway-process.js";
 import { type LocalCloud, startLocalCloud } from "../../infra/local/cloud/index.js";
 import { Reaper } from "../../infra/local/cloud/reaper.js";
 
@@ -54,6 +56,11 @@ function call(endpoint: string, service: string, target: string, contentType: st
 describe.runIf(embedded)("startLocalCloud", () => {
   let cloud: LocalCloud | undefined;
   afterAll(() => cloud?.stop());
+  /** The first test's cloud, or a fresh one if it failed: each test stands on its own. */
+  const runningCloud = async (): Promise<LocalCloud> => {
+    cloud ??= await startLocalCloud({ port: await freePort(), logDir });
+    return cloud;
+  };
 
   it("answers /health 503 naming what still starts, and 200 only once Kinesis and DynamoDB answer", async () => {
     const port = await freePort();
@@ -99,8 +106,27 @@ describe.runIf(embedded)("startLocalCloud", () => {
     expect(cloud.health().status).toBe("running");
   });
 
-  it("serves a child that the starting process waits on with spawnSync (its event loop blocked)", () => {
-    if (!cloud) throw new Error("needs the cloud of the previous test");
+  it("names what it waits for on /health before the first emulator exists (the gateway listens first)", async () => {
+    // A poll that lands between the gateway's listen and the first state from its parent: on a loaded
+    // machine that window is wide, and a bare 503 there left a waiting script without a reason.
+    const gateway = await GatewayProcess.start({
+      host: "127.0.0.1",
+      port: 0,
+      access: accessPolicyFromEnv({}),
+      logFile: join(logDir, "lone-gateway.log"),
+    });
+    try {
+      const answer = await healthAt(gateway.port);
+      expect(answer?.status).toBe(503);
+      expect(answer?.body.status).toBe("starting");
+      expect(answer?.body.message).toMatch(/^Still starting: /);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("serves a child that the starting process waits on with spawnSync (its event loop blocked)", async () => {
+    const cloud = await runningCloud();
     const script = `
       const res = await fetch(${JSON.stringify(cloud.endpoint)}, {
         method: "POST",
@@ -120,8 +146,8 @@ describe.runIf(embedded)("startLocalCloud", () => {
 
   it.runIf(existsSync("/proc/net/tcp"))(
     "listens on 127.0.0.1 only, in every process: gateway, fauxqs, kinesis-mock (plain and TLS), DynamoDB Local",
-    () => {
-      if (!cloud) throw new Error("needs the cloud of the previous test");
+    async () => {
+      const cloud = await runningCloud();
       const health = cloud.health();
       const processes = {
         gateway: health.gateway.pid,

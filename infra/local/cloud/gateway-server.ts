@@ -10,7 +10,12 @@ import type { BackendState, FromGateway, ToGateway } from "./gateway-messages.js
 import type { ServiceName } from "./routing.js";
 
 let backends: Partial<Record<ServiceName, BackendState>> = {};
-let health: { readonly status: string } = { status: "starting" };
+// Until the parent's first state arrives (it creates the emulators after the gateway listens), /health
+// still names what it waits for: a script polling from the first moment gets a reason, not a bare 503.
+let health: { readonly status: string; readonly message?: string } = {
+  status: "starting",
+  message: "Still starting: the emulators (sns, sqs, kinesis, dynamodb) are being launched.",
+};
 let gateway: Gateway | undefined;
 
 const send = (message: FromGateway) => process.send?.(message);
