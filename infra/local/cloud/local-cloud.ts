@@ -170,8 +170,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       emulators.set(name, emulator);
       for (const service of emulator.spec.services) emulatorFor.set(service, emulator);
     }
+    // Start them before the first publish: an emulator not yet started reports "down", and /health would
+    // say "Not running ... see their logs" to a script polling during a normal start.
+    const started = Promise.all([...emulators.values()].map((emulator) => emulator.start(timeoutMs)));
+    started.catch(() => {}); // awaited below; this only keeps the rejection from counting as unhandled meanwhile
     await publish();
-    await Promise.all([...emulators.values()].map((emulator) => emulator.start(timeoutMs)));
+    await started;
     await publish();
   } catch (error) {
     await Promise.all([...emulators.values()].map((emulator) => emulator.stop()));
