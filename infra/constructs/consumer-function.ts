@@ -19,6 +19,13 @@ export interface ConsumerFunctionProps extends NodejsFunctionProps {
    * @default - logs encrypted by CloudWatch Logs' own keys
    */
   readonly logGroupEncryptionKey?: IKey;
+  /**
+   * What happens to the log group the function is given when it leaves the stack. Logs are not messages:
+   * by default they go with the function, and an encrypted log group (whose name is fixed) must, or the next
+   * deployment of the same function could not create it again. Ignored when you pass `logGroup`.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly logGroupRemovalPolicy?: RemovalPolicy;
   /** Active X-Ray tracing. @default false */
   readonly xray?: boolean;
 }
@@ -38,15 +45,17 @@ export class ConsumerFunction extends NodejsFunction {
       logGroupRetention,
       logRetention: deprecatedLogRetention,
       logGroupEncryptionKey,
+      logGroupRemovalPolicy,
       xray,
       ...functionProps
     } = props;
     const retention = logGroupRetention ?? deprecatedLogRetention ?? RetentionDays.ONE_MONTH;
+    const removalPolicy = logGroupRemovalPolicy ?? RemovalPolicy.DESTROY;
     const logGroup =
       props.logGroup ??
       (logGroupEncryptionKey
-        ? encryptedLogGroup(scope, id, retention, logGroupEncryptionKey)
-        : new LogGroup(scope, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY }));
+        ? encryptedLogGroup(scope, id, retention, logGroupEncryptionKey, removalPolicy)
+        : new LogGroup(scope, `${id}Logs`, { retention, removalPolicy }));
     super(scope, id, {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -101,7 +110,13 @@ export class ConsumerFunction extends NodejsFunction {
  * `logs.<region>.amazonaws.com`, conditioned on the log group's ARN in the encryption context. The ARN must
  * be known before the log group exists (the group depends on the key), hence a name derived from the path.
  */
-function encryptedLogGroup(scope: Construct, id: string, retention: RetentionDays, key: IKey): LogGroup {
+function encryptedLogGroup(
+  scope: Construct,
+  id: string,
+  retention: RetentionDays,
+  key: IKey,
+  removalPolicy: RemovalPolicy,
+): LogGroup {
   const stack = Stack.of(scope);
   const logGroupName = `/serverless-broker/${stack.stackName}/${constructPath(scope, id)}`;
   const logGroupArn = `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:${logGroupName}`;
@@ -126,7 +141,7 @@ function encryptedLogGroup(scope: Construct, id: string, retention: RetentionDay
     logGroupName,
     retention,
     encryptionKey: key,
-    removalPolicy: RemovalPolicy.DESTROY,
+    removalPolicy,
   });
 }
 

@@ -115,6 +115,26 @@ export class DedupTable extends Construct {
     return grant;
   }
 
+  /**
+   * Lets `grantee` read one group's dedup records and checkpoints (GetItem, BatchGetItem; `dynamodb:LeadingKeys`
+   * scoped like `grantDedup`), and decrypt them: for tools that ask whether a message was completed, such as
+   * dead-letter redrive. No writes.
+   */
+  grantReadGroup(grantee: IGrantable, group: string): Grant {
+    const grant = Grant.addToPrincipal({
+      grantee,
+      actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+      resourceArns: [this.table.tableArn],
+      conditions: {
+        "ForAllValues:StringLike": {
+          "dynamodb:LeadingKeys": DedupTable.keyPatterns({ group, checkpoints: true }),
+        },
+      },
+    });
+    this.table.encryptionKey?.grantDecrypt(grantee);
+    return grant;
+  }
+
   /** Points a consumer function at this table (environment) and grants it its group's keys. */
   bindConsumer(consumer: IFunction, access: DedupAccess): void {
     this.grantDedup(consumer, access);

@@ -2,7 +2,7 @@ import { Annotations, Duration, type RemovalPolicy, Token } from "aws-cdk-lib";
 import type { IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { AnyPrincipal, Effect, type Grant, type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key } from "aws-cdk-lib/aws-kms";
-import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
+import { FifoThroughputScope, type ITopic, Topic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import { createAlarms } from "./alarms.js";
 import { claimGroupName } from "./consumer-group-name.js";
@@ -59,6 +59,14 @@ export interface FanOutTopicProps extends FanOutTopicCommonProps {
    * @default - a new customer-managed key with rotation
    */
   readonly queueEncryptionKey?: IKey;
+  /**
+   * FIFO only: high throughput. The topic's throughput counts per message group (FifoThroughputScope
+   * MessageGroup), and every group's queues deduplicate and count throughput per message group too, as
+   * AWS advises for subscribed queues, or they would become the bottleneck
+   * (https://docs.aws.amazon.com/sns/latest/dg/fifo-high-throughput.html). Deduplication then holds within a
+   * message group only. @default false
+   */
+  readonly highThroughput?: boolean;
   /** @default - none */
   readonly displayName?: string;
 }
@@ -106,6 +114,11 @@ abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
   /** The key the groups' queues are encrypted with. */
   protected abstract get queueKey(): IKey;
 
+  /** Whether the groups' queues are made for FIFO high throughput. */
+  protected get highThroughput(): boolean {
+    return false;
+  }
+
   get consumerGroups(): readonly QueueConsumerGroup[] {
     return this.groups;
   }
@@ -122,6 +135,7 @@ abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
       topic: this.topic,
       fifo: this.fifo,
       encryptionKey: this.queueKey,
+      highThroughput: this.highThroughput,
       ...(this.common.dedupTable ? { dedupTable: this.common.dedupTable } : {}),
       ...(this.common.alarmAction ? { alarmAction: this.common.alarmAction } : {}),
     });
@@ -165,6 +179,11 @@ abstract class FanOutTopicBase extends Construct implements IFanOutTopic {
     return this.topic.metricNumberOfMessagesPublished({ period: Duration.minutes(1), ...props });
   }
 
+  /** Any of the topic's AWS/SNS metrics, by name (sum over 1 minute). */
+  metric(metricName: string, props?: MetricOptions): Metric {
+    return this.topic.metric(metricName, { statistic: "Sum", period: Duration.minutes(1), ...props });
+  }
+
   /** Deliveries SNS failed to make (sum over 1 minute). */
   metricDeliveryFailures(props?: MetricOptions): Metric {
     return this.topic.metricNumberOfNotificationsFailed({ period: Duration.minutes(1), ...props });
@@ -203,10 +222,18 @@ export class FanOutTopic extends FanOutTopicBase {
   readonly fifo: boolean;
   readonly encryptionKey: IKey;
   readonly queueEncryptionKey: IKey;
+  private readonly fifoHighThroughput: boolean;
 
   constructor(scope: Construct, id: string, props: FanOutTopicProps = {}) {
     super(scope, id, props);
     this.fifo = props.fifo ?? false;
+    this.fifoHighThroughput = props.highThroughput ?? false;
+    if (!this.fifo && props.highThroughput) {
+      fail(
+        this,
+        "highThroughput is for FIFO topics only (standard topics have no per-group limit); set fifo: true or remove it.",
+      );
+    }
     if (!this.fifo && props.contentBasedDeduplication) {
       fail(this, "contentBasedDeduplication is for FIFO topics only; set fifo: true or remove it.");
     }
@@ -237,6 +264,7 @@ export class FanOutTopic extends FanOutTopicBase {
       ...(props.displayName ? { displayName: props.displayName } : {}),
       ...(props.contentBasedDeduplication ? { contentBasedDeduplication: true } : {}),
       ...(props.archiveRetentionDays ? { messageRetentionPeriodInDays: props.archiveRetentionDays } : {}),
+      ...(props.highThroughput ? { fifoThroughputScope: FifoThroughputScope.MESSAGE_GROUP } : {}),
     });
     // enforceSSL denies only sns:Publish without TLS; deny every topic action a policy can name.
     this.topic.addToResourcePolicy(
@@ -253,6 +281,10 @@ export class FanOutTopic extends FanOutTopicBase {
 
   protected get queueKey(): IKey {
     return this.queueEncryptionKey;
+  }
+
+  protected override get highThroughput(): boolean {
+    return this.fifoHighThroughput;
   }
 }
 

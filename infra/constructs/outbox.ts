@@ -1,8 +1,10 @@
 import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import type { Alarm, IAlarmAction, Metric, MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { type IRole, Policy } from "aws-cdk-lib/aws-iam";
+import type { IStream } from "aws-cdk-lib/aws-kinesis";
 import { FilterCriteria, FilterRule, type IFunction, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BROKER_ENV, DEDUP_TABLE, RESERVED_CONSUMER_GROUPS } from "../../lambdas/runtime/constants.js";
@@ -21,10 +23,13 @@ const RELAY_ENTRY = shippedHandler("outbox-relay");
 export interface OutboxProps {
   /** The dedup table the transactional handlers commit to; it must keep a stream (`stream: true`). */
   readonly dedupTable: DedupTable;
-  /** Topics the relay may publish to. More can be added with `addDestination`. @default - none */
-  readonly topics?: readonly IFanOutTopic[];
-  /** Streams the relay may write to. @default - none */
-  readonly streams?: readonly ShardedStream[];
+  /**
+   * Topics the relay may publish to: the broker's, or any SNS topic (`ITopic`, e.g. `Topic.fromTopicArn`).
+   * More can be added with `addDestination`. @default - none
+   */
+  readonly topics?: readonly (IFanOutTopic | ITopic)[];
+  /** Streams the relay may write to: the broker's, or any Kinesis stream (`IStream`). @default - none */
+  readonly streams?: readonly (ShardedStream | IStream)[];
   /** Outbox rows per relay invocation, 1 to 10,000. @default 100 */
   readonly batchSize?: number;
   /** Retries of a failing batch before Lambda gives up on it (to the on-failure queue). @default 10 */
@@ -159,7 +164,7 @@ export class Outbox extends Construct {
   }
 
   /** Lets the relay publish to one more topic or stream. */
-  addDestination(destination: IFanOutTopic | ShardedStream): void {
+  addDestination(destination: IFanOutTopic | ITopic | ShardedStream | IStream): void {
     if ("grantPublish" in destination) destination.grantPublish(this.relay);
     else destination.grantWrite(this.relay);
   }

@@ -1,11 +1,19 @@
 import { Annotations, Duration, Names, Token } from "aws-cdk-lib";
 import { type Alarm, type IAlarmAction, Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
+import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { FilterOrPolicy, ITopic, SubscriptionFilter } from "aws-cdk-lib/aws-sns";
 import { SqsSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
-import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import {
+  DeduplicationScope,
+  FifoThroughputLimit,
+  type IQueue,
+  Queue,
+  QueueEncryption,
+  type QueueProps,
+} from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import {
   BROKER_ENV,
@@ -35,7 +43,26 @@ const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);
 const MAX_BATCH_SIZE_WITHOUT_WINDOW = 10;
 const DEFAULT_MAX_CONCURRENCY = 5;
 /** SQS's longest retention, which the dead-letter queue keeps, so that a dead letter stays as long as it can. */
-const DEAD_LETTER_RETENTION = Duration.days(14);
+const DEFAULT_DEAD_LETTER_RETENTION = Duration.days(14);
+/**
+ * SNS's largest message, 256 KiB (https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html): a
+ * queue that accepts less refuses what the topic may deliver, and those messages end in the subscription's DLQ.
+ */
+const SNS_MAX_MESSAGE_BYTES = 262_144;
+
+/**
+ * The group queue's properties left to the user (escape hatch). Encryption, retention, visibility, the
+ * redrive policy and FIFO-ness belong to the group and have props of their own.
+ */
+export type GroupQueueProps = Pick<
+  QueueProps,
+  | "deliveryDelay"
+  | "receiveMessageWaitTime"
+  | "maxMessageSizeBytes"
+  | "dataKeyReuse"
+  | "fifoThroughputLimit"
+  | "deduplicationScope"
+>;
 /** SQS's own default; it leaves a dead letter at least 10 days in the dead-letter queue. */
 const DEFAULT_RETENTION = Duration.days(4);
 
@@ -83,8 +110,20 @@ export interface QueueConsumerGroupOptions {
    * @default Duration.days(4)
    */
   readonly retentionPeriod?: Duration;
+  /**
+   * How long the dead-letter queue keeps a message, 1 minute to 14 days, and longer than `retentionPeriod`.
+   * @default Duration.days(14)
+   */
+  readonly deadLetterRetentionPeriod?: Duration;
   /** Alarm when the oldest message waits longer than this. @default Duration.minutes(15) */
   readonly maxMessageAge?: Duration;
+  /**
+   * Escape hatch: more properties of the group's queue (not its dead-letter queue), passed to CDK's `Queue`
+   * as given, e.g. `fifoThroughputLimit` and `deduplicationScope` for one FIFO group (the topic's
+   * `highThroughput` sets both on every group). Not with `queue`.
+   * @default - CDK's defaults
+   */
+  readonly queueProps?: GroupQueueProps;
   /**
    * Use this queue instead of creating one. Its type must match the topic's (FIFO or standard), and its
    * redrive policy is its own. @default - a queue with a dead-letter queue is created
@@ -100,6 +139,8 @@ export interface QueueConsumerGroupProps extends QueueConsumerGroupOptions {
   readonly encryptionKey: IKey;
   readonly dedupTable?: DedupTable;
   readonly alarmAction?: IAlarmAction;
+  /** FIFO high throughput: deduplication and throughput per message group on both queues. @default false */
+  readonly highThroughput?: boolean;
 }
 
 /**
@@ -114,11 +155,13 @@ export class QueueConsumerGroup extends Construct {
   readonly deadLetterQueue: Queue | undefined;
   readonly consumer: IFunction | undefined;
   readonly alarms: Alarm[] = [];
+  private readonly dedupTable: DedupTable | undefined;
 
   constructor(scope: Construct, id: string, props: QueueConsumerGroupProps) {
     super(scope, id);
     this.name = props.name;
     this.consumer = props.consumer;
+    this.dedupTable = props.dedupTable;
     validateOptions(this, props);
 
     const batchingWindow = props.maxBatchingWindow ?? Duration.seconds(0);
@@ -129,23 +172,31 @@ export class QueueConsumerGroup extends Construct {
       this.deadLetterQueue = undefined;
     } else {
       const maxReceiveCount = props.maxReceiveCount ?? 5;
+      const deadLetterRetention = props.deadLetterRetentionPeriod ?? DEFAULT_DEAD_LETTER_RETENTION;
+      // SQS high throughput for FIFO queues needs both settings
+      // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/high-throughput-fifo.html).
+      const highThroughput = props.highThroughput
+        ? {
+            deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+            fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+          }
+        : {};
       this.deadLetterQueue = new Queue(this, "DeadLetterQueue", {
         ...fifoQueueProps(this, "DeadLetterQueue", props.fifo),
+        ...highThroughput,
         encryption: QueueEncryption.KMS,
         encryptionMasterKey: props.encryptionKey,
         enforceSSL: true,
-        retentionPeriod: DEAD_LETTER_RETENTION,
+        retentionPeriod: deadLetterRetention,
       });
-      requireDeadLetterOutlivesSource(
-        this,
-        DEAD_LETTER_RETENTION,
-        props.retentionPeriod ?? DEFAULT_RETENTION,
-      );
+      requireDeadLetterOutlivesSource(this, deadLetterRetention, props.retentionPeriod ?? DEFAULT_RETENTION);
       acknowledgeDeadLetterQueue(
         this.deadLetterQueue,
         "This queue is the group's dead-letter queue; it needs no dead-letter queue of its own.",
       );
       this.queue = new Queue(this, "Queue", {
+        ...highThroughput,
+        ...props.queueProps,
         ...fifoQueueProps(this, "Queue", props.fifo),
         encryption: QueueEncryption.KMS,
         encryptionMasterKey: props.encryptionKey,
@@ -204,6 +255,41 @@ export class QueueConsumerGroup extends Construct {
   /** Messages the consumer wrapper reported failed or dead-lettered (sum over 1 minute). */
   metricFailed(props?: MetricOptions): Metric {
     return consumerMetric(this.name, CONSUMER_METRICS.failed, props);
+  }
+
+  /**
+   * Any of the runtime's EMF metrics for this group, by name (`CONSUMER_METRICS`: MessagesProcessed,
+   * MessagesFailed, DuplicatesSkipped, ...; sum over 1 minute).
+   */
+  metric(metricName: string, props?: MetricOptions): Metric {
+    return consumerMetric(this.name, metricName, props);
+  }
+
+  /**
+   * Lets `grantee` consume the group's queue (receive, delete, change visibility, and decrypt with its key):
+   * for a consumer that is not the group's `consumer`, e.g. a container polling the queue.
+   */
+  grantConsume(grantee: IGrantable): Grant {
+    return this.queue.grantConsumeMessages(grantee);
+  }
+
+  /**
+   * Lets `grantee` redrive dead letters as `serverless-broker dlq redrive` does: read and delete from the
+   * dead-letter queue, send to the group's own queue (never the topic), and read the group's dedup records
+   * to skip messages already completed. Fails for a group that brought its own queue (its DLQ is not known).
+   */
+  grantRedrive(grantee: IGrantable): Grant {
+    if (!this.deadLetterQueue) {
+      fail(
+        this,
+        "grantRedrive needs the group's dead-letter queue, but this group uses its own queue; grant on that " +
+          "queue's dead-letter queue directly (grantConsumeMessages) and on the queue (grantSendMessages).",
+      );
+    }
+    const grant = this.deadLetterQueue.grantConsumeMessages(grantee);
+    this.queue.grantSendMessages(grantee);
+    this.dedupTable?.grantReadGroup(grantee, this.name);
+    return grant;
   }
 
   private attachConsumer(consumer: IFunction, props: QueueConsumerGroupProps): void {
@@ -340,6 +426,40 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
         "policy. Until then SNS delivery fails and messages are dropped after SNS's retries.",
     );
   }
+  if (props.queue && props.queueProps) {
+    fail(
+      group,
+      "queueProps configure the queue the group creates, but the group was given its own queue; remove one.",
+    );
+  }
+  if (props.queue && props.deadLetterRetentionPeriod) {
+    fail(
+      group,
+      "deadLetterRetentionPeriod configures the dead-letter queue the group creates, but the group was given its own " +
+        "queue (its redrive policy is its own); remove it.",
+    );
+  }
+  if (!props.fifo && (props.queueProps?.fifoThroughputLimit || props.queueProps?.deduplicationScope)) {
+    fail(
+      group,
+      "queueProps.fifoThroughputLimit and deduplicationScope are for FIFO queues; this topic is standard.",
+    );
+  }
+  const maxBytes = props.queueProps?.maxMessageSizeBytes;
+  if (maxBytes !== undefined && !Token.isUnresolved(maxBytes) && maxBytes < SNS_MAX_MESSAGE_BYTES) {
+    Annotations.of(group).addWarningV2(
+      "serverless-broker:queueMaxMessageSize",
+      `queueProps.maxMessageSizeBytes is ${maxBytes}, below SNS's ${SNS_MAX_MESSAGE_BYTES} bytes: larger messages ` +
+        "published to the topic cannot be delivered to this group and end in its dead-letter queue.",
+    );
+  }
+  requireDurationInRange(
+    group,
+    "deadLetterRetentionPeriod",
+    props.deadLetterRetentionPeriod,
+    Duration.minutes(1),
+    Duration.days(14),
+  );
   if (props.fifo) {
     if (props.batchSize !== undefined && props.batchSize > FIFO_MAX_BATCH_SIZE) {
       fail(
@@ -435,7 +555,7 @@ function requireDeadLetterOutlivesSource(scope: Construct, deadLetter: Duration,
       scope,
       `the dead-letter queue keeps messages ${deadLetter.toHumanString()}, which is not longer than the queue's ` +
         `retentionPeriod (${source.toHumanString()}): a dead letter keeps its original enqueue time and could ` +
-        `expire on arrival. Set retentionPeriod below ${deadLetter.toHumanString()}.`,
+        `expire on arrival. Set retentionPeriod below ${deadLetter.toHumanString()}, or raise deadLetterRetentionPeriod.`,
     );
   }
 }

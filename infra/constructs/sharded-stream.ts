@@ -156,6 +156,19 @@ export class ShardedStream extends Construct {
     return this.stream.grantWrite(grantee);
   }
 
+  /**
+   * Lets `grantee` read this stream (DescribeStream, GetShardIterator, GetRecords, ListShards, and decrypt with
+   * its key if customer-managed): for a reader that is not one of its groups, or `serverless-broker replay`.
+   */
+  grantRead(grantee: IGrantable): Grant {
+    return this.stream.grantRead(grantee);
+  }
+
+  /** Any of the stream's AWS/Kinesis metrics, by name (sum over 1 minute). */
+  metric(metricName: string, props?: MetricOptions): Metric {
+    return this.stream.metric(metricName, { statistic: "Sum", period: Duration.minutes(1), ...props });
+  }
+
   onConsumerGroup(listener: StreamConsumerGroupListener): void {
     this.listeners.push(listener);
     for (const group of this.groups) listener(group);

@@ -152,6 +152,11 @@ export class StreamConsumerGroup extends Construct {
     });
   }
 
+  /** Any of the runtime's EMF metrics for this group, by name (`CONSUMER_METRICS`; sum over 1 minute). */
+  metric(metricName: string, props?: MetricOptions): Metric {
+    return consumerMetric(this.name, metricName, props);
+  }
+
   /** Records the consumer wrapper processed (its EMF metric; sum over 1 minute). */
   metricProcessed(props?: MetricOptions): Metric {
     return consumerMetric(this.name, CONSUMER_METRICS.processed, props);
