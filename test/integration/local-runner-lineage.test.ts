@@ -11,14 +11,9 @@ import {
   PutRecordCommand,
   SplitShardCommand,
 } from "@aws-sdk/client-kinesis";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, describe, expect, it } from "vitest";
-import { settingsOf } from "../../infra/local/runner/event-sources/settings.js";
-import { KinesisShardSource } from "../../infra/local/runner/event-sources/shard-source.js";
-import { StreamPoller } from "../../infra/local/runner/event-sources/stream-poller.js";
-import { FunctionHost } from "../../infra/local/runner/function-host.js";
 import { eventually } from "../support/eventually.js";
+import { runOnKinesis } from "../support/local-functions.js";
 import { Cleanup, createStream, kinesis } from "../support/resources.js";
 
 const cleanup = new Cleanup();
@@ -69,40 +64,12 @@ exports.handler = async (event) => {
 };`,
     );
     writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
-    const host = new FunctionHost(
-      {
-        logicalId: "Lineage",
-        functionName: "lineage",
-        functionArn: "arn:aws:lambda:us-east-1:000000000000:function:lineage",
-        runtime: "nodejs22.x",
-        handler: "index.handler",
-        codeDir: dir,
-        timeoutMs: 10_000,
-        memoryMb: 128,
-        endpoint: process.env.AWS_ENDPOINT_URL ?? "",
-        maxEnvironments: 10,
-        environment: { PATH: process.env.PATH ?? "", OUT: out },
-      },
-      join(dir, "logs"),
+    await runOnKinesis(
+      cleanup,
+      { name: "Lineage", dir, environment: { OUT: out }, timeoutMs: 10_000, maxEnvironments: 10 },
+      stream.streamArn,
+      { BatchSize: 5, StartingPosition: "TRIM_HORIZON" },
     );
-    await host.start();
-    const pollErrors: unknown[] = [];
-    const sqs = new SQSClient({});
-    const sns = new SNSClient({});
-    const poller = new StreamPoller(
-      settingsOf("LineageMapping", { BatchSize: 5, StartingPosition: "TRIM_HORIZON" }, "stream", undefined),
-      new KinesisShardSource(kinesis, stream.streamArn, process.env.AWS_REGION ?? "us-east-1"),
-      host,
-      { sqs, sns },
-      (error) => pollErrors.push(error),
-    );
-    cleanup.add(async () => {
-      await poller.stop();
-      await host.stop();
-      sqs.destroy();
-      sns.destroy();
-    });
-    await poller.start();
 
     const seen = await eventually(
       "all 30 records",

@@ -8,16 +8,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
-import { settingsOf } from "../../infra/local/runner/event-sources/settings.js";
-import { KinesisShardSource } from "../../infra/local/runner/event-sources/shard-source.js";
-import { StreamPoller } from "../../infra/local/runner/event-sources/stream-poller.js";
-import { FunctionHost } from "../../infra/local/runner/function-host.js";
 import { eventually } from "../support/eventually.js";
 import { envelopeBody } from "../support/lambda-events.js";
+import { runOnKinesis } from "../support/local-functions.js";
 import { Cleanup, createDedupTable, createStream, kinesis } from "../support/resources.js";
 
 const cleanup = new Cleanup();
@@ -93,20 +88,12 @@ describe("a tumbling window over key-ordered, deduplicated records, played by th
       }),
     );
 
-    const host = new FunctionHost(
+    const { pollErrors } = await runOnKinesis(
+      cleanup,
       {
-        logicalId: "Totals",
-        functionName: "totals",
-        functionArn: "arn:aws:lambda:us-east-1:000000000000:function:totals",
-        runtime: "nodejs22.x",
-        handler: "index.handler",
-        codeDir: dir,
-        timeoutMs: 30_000,
-        memoryMb: 256,
-        endpoint: process.env.AWS_ENDPOINT_URL ?? "",
-        maxEnvironments: 1,
+        name: "Totals",
+        dir,
         environment: {
-          PATH: process.env.PATH ?? "",
           OUT: out,
           BROKER_CONSUMER_GROUP: "totals",
           BROKER_DEDUP_TABLE_NAME: table.tableName,
@@ -116,36 +103,14 @@ describe("a tumbling window over key-ordered, deduplicated records, played by th
           AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
         },
       },
-      join(dir, "logs"),
+      stream.streamArn,
+      {
+        BatchSize: 10,
+        StartingPosition: "TRIM_HORIZON",
+        TumblingWindowInSeconds: 2,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      },
     );
-    await host.start();
-    const sqs = new SQSClient({});
-    const sns = new SNSClient({});
-    const pollErrors: unknown[] = [];
-    const poller = new StreamPoller(
-      settingsOf(
-        "TotalsMapping",
-        {
-          BatchSize: 10,
-          StartingPosition: "TRIM_HORIZON",
-          TumblingWindowInSeconds: 2,
-          FunctionResponseTypes: ["ReportBatchItemFailures"],
-        },
-        "stream",
-        undefined,
-      ),
-      new KinesisShardSource(kinesis, stream.streamArn, process.env.AWS_REGION ?? "us-east-1"),
-      host,
-      { sqs, sns },
-      (error) => pollErrors.push(error),
-    );
-    cleanup.add(async () => {
-      await poller.stop();
-      await host.stop();
-      sqs.destroy();
-      sns.destroy();
-    });
-    await poller.start();
 
     // The windows the records fell into (arrival time decides: usually one, two at a boundary) add up.
     const endedWindows = () =>
