@@ -58,12 +58,22 @@ export class KinesisShardSource implements ShardSource {
   ) {}
 
   async listShards(): Promise<ShardInfo[]> {
-    const { Shards = [] } = await this.client.send(new ListShardsCommand({ StreamARN: this.arn }));
-    return Shards.map((shard) => ({
-      shardId: shard.ShardId as string,
-      parentShardId: shard.ParentShardId,
-      adjacentParentShardId: shard.AdjacentParentShardId,
-    }));
+    const shards: ShardInfo[] = [];
+    let nextToken: string | undefined;
+    do {
+      // A page after the first names only its token: ListShards rejects a stream name or ARN beside it.
+      const page = await this.client.send(
+        new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamARN: this.arn }),
+      );
+      for (const shard of page.Shards ?? [])
+        shards.push({
+          shardId: shard.ShardId as string,
+          parentShardId: shard.ParentShardId,
+          adjacentParentShardId: shard.AdjacentParentShardId,
+        });
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return shards;
   }
 
   async iterator(shardId: string, position: ShardPosition): Promise<string | undefined> {
