@@ -53,9 +53,9 @@ export function actionSize(item: TransactWriteItem): number {
 }
 
 function numberSize(text: string): number {
-  const digits = text.replace(/^[-+]/, "").replace(/e.*$/i, "").replace(".", "").replace(/^0+/, "");
+  const digits = text.replace(/^[-+]/, "").replace(/e.*/i, "").replace(".", "").replace(/^0+/, "");
   const significant = digits.replace(/0+$/, "").length;
   return Math.min(21, Math.ceil(significant / 2) + 1);
 }
 
-const utf8 = (text: string) => Buffer.byteLength(text, "utf8");
+const utf8 = (text: string) => Buffer.byteLength(text); // UTF-8 is its default
