@@ -4,7 +4,7 @@
  * 4 MB) and its outgoing messages against their destination's (SNS 256 KiB, Kinesis 1 MiB).
  */
 import { describe, expect, it } from "vitest";
-import { TransactionBuilder } from "../../../lambdas/runtime/dedup/transaction.js";
+import { describeAction, TransactionBuilder } from "../../../lambdas/runtime/dedup/transaction.js";
 import { createEnvelope } from "../../../lambdas/runtime/envelope.js";
 import {
   ConfigurationError,
@@ -165,5 +165,26 @@ describe("an outbox row", () => {
     expect(() => outboxRowOf({ pk: "outbox#m-1", envelope: JSON.stringify(envelope) })).toThrow(
       "Outbox row outbox#m-1 names neither a topicArn nor a streamName.",
     );
+  });
+});
+
+describe("an action named in a cancellation reason", () => {
+  it("says its kind, table and first key value", () => {
+    expect(
+      describeAction({
+        Update: { TableName: "ledger", Key: { id: { S: "entry-1" } }, UpdateExpression: "SET a = :a" },
+      }),
+    ).toBe("Update ledger entry-1");
+    expect(describeAction(put("entry-2"))).toBe("Put ledger entry-2");
+    expect(
+      describeAction({
+        ConditionCheck: { TableName: "stock", Key: { sku: { N: "42" } }, ConditionExpression: "x" },
+      }),
+    ).toBe("ConditionCheck stock 42");
+  });
+
+  it("says what it can of an action without a table or key", () => {
+    expect(describeAction({})).toBe("?");
+    expect(describeAction({ Put: undefined, Delete: { Key: {} } } as never)).toBe("Delete");
   });
 });
