@@ -1,0 +1,236 @@
+/**
+ * The outbox relay as a DynamoDB Streams handler: what it publishes, where, and what it reports back to
+ * Lambda when a destination fails. SNS and Kinesis are fakes here, for the refusals and throttling an
+ * emulator cannot produce on demand; the relay on the local cloud is tested in test/integration.
+ */
+import type { PutRecordsCommandInput } from "@aws-sdk/client-kinesis";
+import type { PublishBatchCommandInput } from "@aws-sdk/client-sns";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createEnvelope } from "../../../lambdas/runtime/envelope.js";
+import { outboxRelay } from "../../../lambdas/runtime/outbox/outbox-relay.js";
+import { FakeClient } from "../../support/fake-clients.js";
+import { dynamodbEvent, dynamodbRecord } from "../../support/lambda-events.js";
+import { RecordingDeadLetters, RecordingObserver } from "../../support/recording.js";
+
+const PAID = "arn:aws:sns:us-east-1:000000000000:paid";
+const SHIPPED = "arn:aws:sns:us-east-1:000000000000:shipped";
+const STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/dedup/stream/2026-11-22T00:00:00.000";
+
+const envelopeOf = (id: string, type = "order.paid") =>
+  JSON.stringify(createEnvelope({ id, type, key: "customer-1", payload: { id } }));
+const topicRow = (sequence: string, id: string, topicArn = PAID) =>
+  dynamodbRecord(sequence, { pk: `outbox#${id}`, topicArn, envelope: envelopeOf(id) });
+
+type Failure = { Id: string; Code: string; SenderFault: boolean; Message: string };
+
+/** SNS that answers each PublishBatch with `failures(ids)` failed and the rest published. */
+function fakeSns(
+  failures: (ids: string[], call: number) => Array<Omit<Failure, "Id"> & { id: string }> = () => [],
+) {
+  return new FakeClient<PublishBatchCommandInput>((input, call) => {
+    const entries = input.PublishBatchRequestEntries ?? [];
+    const ids = entries.map((entry) => JSON.parse(entry.Message ?? "{}").id as string);
+    const failed = failures(ids, call).map(({ id, ...rest }) => ({ ...rest, Id: String(ids.indexOf(id)) }));
+    return {
+      Successful: entries
+        .filter((entry) => !failed.some((failure) => failure.Id === entry.Id))
+        .map((entry) => ({ Id: entry.Id, MessageId: `sns-${entry.Id}` })),
+      Failed: failed,
+    };
+  });
+}
+
+function relay(sns = fakeSns(), options: { deadLetters?: RecordingDeadLetters | null; group?: string } = {}) {
+  const observer = new RecordingObserver();
+  const deadLetters = options.deadLetters === undefined ? new RecordingDeadLetters() : options.deadLetters;
+  const handler = outboxRelay({
+    snsClient: sns as never,
+    observer,
+    ...(deadLetters ? { deadLetterSink: deadLetters } : {}),
+    ...(options.group ? { group: options.group } : {}),
+  });
+  return { handler, sns, observer, deadLetters };
+}
+
+const publishedIds = (sns: FakeClient<PublishBatchCommandInput>) =>
+  sns.calls.map((call) =>
+    (call.PublishBatchRequestEntries ?? []).map((entry) => JSON.parse(entry.Message ?? "").id),
+  );
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("the outbox relay", () => {
+  it("publishes each committed row to its topic, one batch a destination, keeping id, type and order", async () => {
+    const { handler, sns, observer } = relay();
+
+    const response = await handler(
+      dynamodbEvent(
+        topicRow("1", "a"),
+        topicRow("2", "b", SHIPPED),
+        topicRow("3", "c"),
+        topicRow("4", "d", SHIPPED),
+      ),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sns.calls.map((call) => call.TopicArn)).toEqual([PAID, SHIPPED]);
+    expect(publishedIds(sns)).toEqual([
+      ["a", "c"],
+      ["b", "d"],
+    ]);
+    expect(sns.calls[0]?.PublishBatchRequestEntries?.[0]?.MessageAttributes).toEqual({
+      type: { DataType: "String", StringValue: "order.paid" },
+    });
+    expect(observer.batches[0]).toMatchObject({
+      group: "outbox-relay",
+      source: STREAM_ARN,
+      received: 4,
+      processed: 4,
+      skipped: 0,
+      failed: 0,
+      deadLettered: 0,
+    });
+  });
+
+  it("publishes a row for a stream to that stream, keyed by the message key", async () => {
+    const kinesis = new FakeClient<PutRecordsCommandInput>((input) => ({
+      FailedRecordCount: 0,
+      Records: (input.Records ?? []).map((_, index) => ({
+        SequenceNumber: String(index),
+        ShardId: "shardId-0",
+      })),
+    }));
+    const handler = outboxRelay({ kinesisClient: kinesis as never, observer: new RecordingObserver() });
+
+    await handler(
+      dynamodbEvent(
+        dynamodbRecord("1", { pk: "outbox#s1", streamName: "payments", envelope: envelopeOf("s1") }),
+      ),
+    );
+
+    expect(kinesis.calls).toHaveLength(1);
+    expect(kinesis.calls[0]?.StreamName).toBe("payments");
+    expect(kinesis.calls[0]?.Records?.map((record) => record.PartitionKey)).toEqual(["customer-1"]);
+  });
+
+  it("leaves the table's other items and changes alone", async () => {
+    const { handler, sns, observer } = relay();
+    const modified = { ...topicRow("2", "b"), eventName: "MODIFY" as const };
+    const removed = { ...topicRow("3", "c"), eventName: "REMOVE" as const };
+    const claim = dynamodbRecord("4", { pk: "billing#m1", status: "COMPLETED" });
+    const keysOnly = topicRow("5", "e");
+    delete keysOnly.dynamodb?.NewImage;
+
+    const response = await handler(dynamodbEvent(topicRow("1", "a"), modified, removed, claim, keysOnly));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(publishedIds(sns)).toEqual([["a"]]);
+    expect(observer.batches[0]).toMatchObject({ received: 5, processed: 1, skipped: 4 });
+  });
+
+  it("dead-letters a row SNS refuses as too large with that reason, and where it came from", async () => {
+    const sns = fakeSns((ids) =>
+      ids.includes("big")
+        ? [{ id: "big", Code: "MessageTooLarge", SenderFault: true, Message: "too big" }]
+        : [],
+    );
+    const { handler, deadLetters, observer } = relay(sns, { group: "payments-relay" });
+
+    const response = await handler(dynamodbEvent(topicRow("7", "big"), topicRow("8", "next")));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(deadLetters?.letters).toEqual([
+      {
+        body: expect.stringContaining('"big"'),
+        reason: "too-large",
+        detail: `${PAID} refused it: MessageTooLarge: too big`,
+        consumerGroup: "payments-relay",
+        messageId: "big",
+        source: STREAM_ARN,
+        sourceRecordId: "7",
+      },
+    ]);
+    expect(JSON.parse(deadLetters?.letters[0]?.body ?? "")).toMatchObject({
+      destination: { topicArn: PAID },
+    });
+    expect(observer.deadLetters).toEqual(["7"]);
+    expect(observer.batches[0]).toMatchObject({
+      processed: 1,
+      deadLettered: 1,
+      failed: 0,
+      skipped: 0,
+      deadLetterReasons: { "too-large": 1 },
+    });
+  });
+
+  it("dead-letters a row whose FIFO topic needs a key it lacks, before sending anything", async () => {
+    const { handler, sns, deadLetters } = relay();
+    const fifo = "arn:aws:sns:us-east-1:000000000000:paid.fifo";
+    const unkeyed = JSON.stringify(createEnvelope({ id: "u1", type: "order.paid", payload: {} }));
+
+    const response = await handler(
+      dynamodbEvent(dynamodbRecord("1", { pk: "outbox#u1", topicArn: fifo, envelope: unkeyed })),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(deadLetters?.letters.map((letter) => [letter.messageId, letter.reason])).toEqual([
+      ["u1", "rejected-by-destination"],
+    ]);
+    expect(sns.calls).toEqual([]);
+  });
+
+  it("reports a row a destination keeps failing and every later row, so Lambda retries from it in order", async () => {
+    vi.useFakeTimers();
+    const sns = fakeSns((ids) =>
+      ids.includes("b") ? [{ id: "b", Code: "Throttled", SenderFault: false, Message: "slow down" }] : [],
+    );
+    const { handler, deadLetters, observer } = relay(sns);
+
+    const responding = handler(
+      dynamodbEvent(topicRow("1", "a"), topicRow("2", "b"), topicRow("3", "c", SHIPPED)),
+    );
+    await vi.runAllTimersAsync();
+    const response = await responding;
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "2" }, { itemIdentifier: "3" }]);
+    expect(deadLetters?.letters).toEqual([]);
+    expect(observer.batches[0]).toMatchObject({ received: 3, processed: 2, failed: 2, skipped: 0 });
+  });
+
+  it("reports an unpublishable row instead of losing it when no dead-letter queue is configured, or it fails", async () => {
+    const sns = fakeSns((ids) =>
+      ids.includes("refused")
+        ? [{ id: "refused", Code: "InvalidParameter", SenderFault: true, Message: "no" }]
+        : [],
+    );
+    const withoutQueue = relay(sns, { deadLetters: null });
+    expect(
+      (await withoutQueue.handler(dynamodbEvent(topicRow("1", "ok"), topicRow("2", "refused"))))
+        .batchItemFailures,
+    ).toEqual([{ itemIdentifier: "2" }]);
+
+    const broken = new RecordingDeadLetters();
+    broken.failing = true;
+    const failingQueue = relay(fakeSns(), { deadLetters: broken });
+    const unreadable = dynamodbRecord("5", { pk: "outbox#x", topicArn: PAID, envelope: "{not json" });
+    expect(
+      (await failingQueue.handler(dynamodbEvent(unreadable, topicRow("6", "after")))).batchItemFailures,
+    ).toEqual([{ itemIdentifier: "5" }, { itemIdentifier: "6" }]);
+    expect(failingQueue.observer.batches[0]).toMatchObject({ deadLettered: 0, failed: 2 });
+  });
+
+  it("dead-letters an unreadable row with the image it found, as not-json or not-an-envelope", async () => {
+    const { handler, deadLetters } = relay();
+    const notJson = dynamodbRecord("1", { pk: "outbox#x", topicArn: PAID, envelope: "{not json" });
+    const notEnvelope = dynamodbRecord("2", { pk: "outbox#y", topicArn: PAID, envelope: '{"hello":1}' });
+
+    await handler(dynamodbEvent(notJson, notEnvelope));
+
+    expect(deadLetters?.letters.map((letter) => letter.reason)).toEqual(["not-json", "not-an-envelope"]);
+    expect(deadLetters?.letters[0]?.detail).toMatch(/^unreadable outbox row: /);
+    expect(JSON.parse(deadLetters?.letters[0]?.body ?? "")).toMatchObject({ pk: { S: "outbox#x" } });
+    expect(deadLetters?.letters[0]).not.toHaveProperty("messageId");
+  });
+});
