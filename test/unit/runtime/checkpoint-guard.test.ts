@@ -168,6 +168,26 @@ describe("where the checkpoint moves", () => {
     expect(store.checkpointOf(KEY)).toMatchObject({ sequenceNumber: seq(4), pastIds: [] });
   });
 
+  it("keeps what it remembers past the checkpoint when a smaller retry batch does not reach it", async () => {
+    const { invoke, store } = setUp();
+    await invoke([record("a", 1), record("b", 2), record("c", 3), record("d", 4)], { b: "failed" });
+    // Lambda may retry with fewer records (a bisected batch): only b comes back, and runs.
+    expect(await invoke([record("b", 2)])).toEqual(["run"]);
+    expect(store.checkpointOf(KEY)).toMatchObject({ sequenceNumber: seq(2) });
+    expect(store.checkpointOf(KEY)?.pastIds).toHaveLength(2);
+    expect(await invoke([record("c", 3), record("d", 4)])).toEqual(["skip", "skip"]);
+  });
+
+  it("remembers only the ids that ran, as 11-character hashes, in the window of recent ids", async () => {
+    const { invoke, store } = setUp();
+    await invoke([record("a", 1), record("b", 2)]);
+    await invoke([record("b", 3), record("c", 4)]); // b: a producer retry, skipped
+    const recentIds = store.checkpointOf(KEY)?.recentIds ?? [];
+    expect(recentIds).toHaveLength(3);
+    expect(new Set(recentIds).size).toBe(3);
+    expect(recentIds.every((idHash) => /^[\w-]{11}$/.test(idHash))).toBe(true);
+  });
+
   it("keeps a remembered record that finished again past a new failure", async () => {
     const { invoke, store } = setUp();
     await invoke([record("a", 1), record("b", 2), record("c", 3)], { a: "failed" });
