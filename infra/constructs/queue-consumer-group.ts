@@ -510,6 +510,11 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
       );
     }
   }
+  // Lambda's SQS event source: BatchSize 1 to 10,000 (10 on FIFO), MaximumBatchingWindowInSeconds 0 to 300,
+  // ScalingConfig.MaximumConcurrency 2 to 1,000 (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html,
+  // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html); SQS: maxReceiveCount 1 to 1,000
+  // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html),
+  // MessageRetentionPeriod 60 s to 14 days and VisibilityTimeout 0 to 12 h (API_CreateQueue, above).
   requireIntegerInRange(group, "batchSize", props.batchSize, 1, 10_000);
   requireDurationInRange(
     group,

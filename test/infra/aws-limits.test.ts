@@ -208,6 +208,14 @@ const limits: Limit[] = [
     accepted: [0, 10_000],
     refused: [-2, 10_001],
   },
+  // Dedup retention: the construct's own range (DynamoDB TTL has none)
+  {
+    setting: "DedupTable retention",
+    path: "Test/Dedup",
+    build: (stack, v) => new DedupTable(stack, "Dedup", { retention: seconds(v) }),
+    accepted: [300, 31_536_000],
+    refused: [299, 31_536_001],
+  },
 ];
 
 describe("AWS limits checked at synth, on both sides", () => {
