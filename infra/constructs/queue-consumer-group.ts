@@ -1,7 +1,7 @@
 import { Annotations, Duration, Names, Token } from "aws-cdk-lib";
 import { type Alarm, type IAlarmAction, Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
-import type { IKey } from "aws-cdk-lib/aws-kms";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { FilterOrPolicy, ITopic, SubscriptionFilter } from "aws-cdk-lib/aws-sns";
@@ -431,7 +431,19 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
         `maxBatchingWindow of at least 1 second, but ${props.maxBatchingWindow?.toHumanString() ?? "none"} was provided.`,
     );
   }
-  if (props.queue) {
+  if (props.queue instanceof Queue) {
+    // CDK's SqsSubscription adds the queue policy for the topic, and SNS's use of the queue's key, to a queue and
+    // key of this app; a key imported here cannot be edited.
+    const key = props.queue.encryptionMasterKey;
+    if (key && !(key instanceof Key)) {
+      Annotations.of(group).addWarningV2(
+        "serverless-broker:importedQueueKey",
+        `The key ${key.node.path} of the queue ${props.queue.node.path} is imported, so its policy cannot be edited ` +
+          "here: allow sns.amazonaws.com kms:Decrypt and kms:GenerateDataKey* on it (aws:SourceArn = the topic ARN), " +
+          "or SNS cannot deliver to the queue.",
+      );
+    }
+  } else if (props.queue) {
     Annotations.of(group).addWarningV2(
       "serverless-broker:importedQueue",
       `The queue ${props.queue.node.path} is not managed here, so its policy and key policy cannot be edited: allow ` +

@@ -5,6 +5,7 @@
  */
 import { Duration, type Stack, Token } from "aws-cdk-lib";
 import { Annotations, Match } from "aws-cdk-lib/assertions";
+import { Key } from "aws-cdk-lib/aws-kms";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { describe, expect, it } from "vitest";
 import { DedupTable } from "../../infra/constructs/dedup-table.js";
@@ -296,6 +297,26 @@ describe("a group that brings its own queue (checked as far as CDK can see)", ()
     Annotations.fromStack(own).hasWarning(
       "/Test/Orders/billing",
       Match.stringLikeRegexp("The queue Test/Mine has no dead-letter queue"),
+    );
+    // A queue of this app gets its policy for SNS from CDK: no warning that it must be arranged by hand.
+    Annotations.fromStack(own).hasNoWarning(
+      "/Test/Orders/billing",
+      Match.stringLikeRegexp("sqs:SendMessage"),
+    );
+    const withImportedKey = build(
+      (stack) =>
+        new Queue(stack, "Mine", {
+          visibilityTimeout: Duration.seconds(60),
+          encryptionMasterKey: Key.fromKeyArn(
+            stack,
+            "TheirKey",
+            "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+          ),
+        }),
+    );
+    Annotations.fromStack(withImportedKey).hasWarning(
+      "/Test/Orders/billing",
+      Match.stringLikeRegexp("The key Test/TheirKey of the queue Test/Mine is imported.*kms:Decrypt"),
     );
 
     const stack = testStack();
