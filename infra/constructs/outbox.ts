@@ -61,6 +61,8 @@ export class Outbox extends Construct {
         this,
         "the dedup table keeps no stream; create it with { stream: true } so that the relay can read the outbox.",
       );
+    // Lambda's DynamoDB Streams event source: BatchSize 1 to 10,000, MaximumRetryAttempts to 10,000
+    // (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html).
     requireIntegerInRange(this, "batchSize", props.batchSize, 1, 10_000);
     requireIntegerInRange(this, "retryAttempts", props.retryAttempts, 0, 10_000);
 

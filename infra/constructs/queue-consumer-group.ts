@@ -1,12 +1,13 @@
 import { Annotations, Duration, Names, Token } from "aws-cdk-lib";
 import { type Alarm, type IAlarmAction, Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
-import type { IKey } from "aws-cdk-lib/aws-kms";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { FilterOrPolicy, ITopic, SubscriptionFilter } from "aws-cdk-lib/aws-sns";
 import { SqsSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import {
+  type CfnQueue,
   DeduplicationScope,
   FifoThroughputLimit,
   type IQueue,
@@ -49,6 +50,19 @@ const DEFAULT_DEAD_LETTER_RETENTION = Duration.days(14);
  * queue that accepts less refuses what the topic may deliver, and those messages end in the subscription's DLQ.
  */
 const SNS_MAX_MESSAGE_BYTES = 262_144;
+/**
+ * SQS queue attribute ranges (CreateQueue, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html):
+ * DelaySeconds 0 to 900, ReceiveMessageWaitTimeSeconds 0 to 20, MaximumMessageSize 1,024 bytes to 1,048,576
+ * (1 MiB since August 2025; aws-cdk-lib checks the same bounds), MessageRetentionPeriod 60 s to 14 days,
+ * VisibilityTimeout 0 to 12 hours.
+ */
+const MAX_DELIVERY_DELAY = Duration.seconds(900);
+const MAX_RECEIVE_WAIT = Duration.seconds(20);
+const MIN_MESSAGE_BYTES = 1_024;
+const MAX_MESSAGE_BYTES = 1_048_576;
+/** SQS's default retention and visibility timeout, which a queue without the attribute has. */
+const SQS_DEFAULT_RETENTION_SECONDS = 345_600;
+const SQS_DEFAULT_VISIBILITY_SECONDS = 30;
 
 /**
  * The group queue's properties left to the user (escape hatch). Encryption, retention, visibility, the
@@ -417,7 +431,19 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
         `maxBatchingWindow of at least 1 second, but ${props.maxBatchingWindow?.toHumanString() ?? "none"} was provided.`,
     );
   }
-  if (props.queue) {
+  if (props.queue instanceof Queue) {
+    // CDK's SqsSubscription adds the queue policy for the topic, and SNS's use of the queue's key, to a queue and
+    // key of this app; a key imported here cannot be edited.
+    const key = props.queue.encryptionMasterKey;
+    if (key && !(key instanceof Key)) {
+      Annotations.of(group).addWarningV2(
+        "serverless-broker:importedQueueKey",
+        `The key ${key.node.path} of the queue ${props.queue.node.path} is imported, so its policy cannot be edited ` +
+          "here: allow sns.amazonaws.com kms:Decrypt and kms:GenerateDataKey* on it (aws:SourceArn = the topic ARN), " +
+          "or SNS cannot deliver to the queue.",
+      );
+    }
+  } else if (props.queue) {
     Annotations.of(group).addWarningV2(
       "serverless-broker:importedQueue",
       `The queue ${props.queue.node.path} is not managed here, so its policy and key policy cannot be edited: allow ` +
@@ -455,6 +481,28 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
   }
   requireDurationInRange(
     group,
+    "queueProps.deliveryDelay",
+    props.queueProps?.deliveryDelay,
+    Duration.seconds(0),
+    MAX_DELIVERY_DELAY,
+  );
+  requireDurationInRange(
+    group,
+    "queueProps.receiveMessageWaitTime",
+    props.queueProps?.receiveMessageWaitTime,
+    Duration.seconds(0),
+    MAX_RECEIVE_WAIT,
+  );
+  requireIntegerInRange(
+    group,
+    "queueProps.maxMessageSizeBytes",
+    props.queueProps?.maxMessageSizeBytes,
+    MIN_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES,
+  );
+  if (props.queue) validateBroughtQueue(group, props.queue, props);
+  requireDurationInRange(
+    group,
     "deadLetterRetentionPeriod",
     props.deadLetterRetentionPeriod,
     Duration.minutes(1),
@@ -474,6 +522,11 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
       );
     }
   }
+  // Lambda's SQS event source: BatchSize 1 to 10,000 (10 on FIFO), MaximumBatchingWindowInSeconds 0 to 300,
+  // ScalingConfig.MaximumConcurrency 2 to 1,000 (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html,
+  // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html); SQS: maxReceiveCount 1 to 1,000
+  // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html),
+  // MessageRetentionPeriod 60 s to 14 days and VisibilityTimeout 0 to 12 h (API_CreateQueue, above).
   requireIntegerInRange(group, "batchSize", props.batchSize, 1, 10_000);
   requireDurationInRange(
     group,
@@ -537,6 +590,90 @@ function validateOptions(group: QueueConsumerGroup, props: QueueConsumerGroupPro
       "serverless-broker:maxReceiveCount",
       "maxReceiveCount has no effect on a queue you bring; set its redrive policy.",
     );
+  }
+}
+
+/** A number-valued CloudFormation attribute of a queue created in this app, or its default; undefined if a token. */
+function queueSeconds(
+  queue: Queue,
+  attribute: "messageRetentionPeriod" | "visibilityTimeout",
+): number | undefined {
+  const cfn = queue.node.defaultChild as CfnQueue;
+  const value = cfn[attribute];
+  if (value === undefined) {
+    return attribute === "messageRetentionPeriod"
+      ? SQS_DEFAULT_RETENTION_SECONDS
+      : SQS_DEFAULT_VISIBILITY_SECONDS;
+  }
+  return typeof value === "number" && !Token.isUnresolved(value) ? value : undefined;
+}
+
+/**
+ * A group given its own queue: what CDK can see of a `Queue` created in this app is checked as for the queue
+ * the group would create; an imported queue gets a warning naming what the user must arrange.
+ */
+function validateBroughtQueue(
+  group: QueueConsumerGroup,
+  queue: IQueue,
+  props: QueueConsumerGroupProps,
+): void {
+  if (!(queue instanceof Queue)) {
+    Annotations.of(group).addWarningV2(
+      "serverless-broker:importedQueueSettings",
+      `The queue ${queue.node.path} is imported, so its settings cannot be checked here. Make sure its visibility ` +
+        "timeout is at least 6 x the consumer's timeout + the batching window (Lambda refuses an event source " +
+        "whose queue's visibility timeout is below the function's timeout), and that its redrive policy names a " +
+        `${props.fifo ? "FIFO" : "standard"} dead-letter queue that keeps messages longer than the queue does.`,
+    );
+    return;
+  }
+  const deadLetter = queue.deadLetterQueue;
+  if (!deadLetter) {
+    Annotations.of(group).addWarningV2(
+      "serverless-broker:broughtQueueWithoutDeadLetterQueue",
+      `The queue ${queue.node.path} has no dead-letter queue: a message that keeps failing is retried until its ` +
+        "retention ends and is then lost, and `serverless-broker dlq` has nothing to list. Give it deadLetterQueue.",
+    );
+  } else {
+    // "The dead-letter queue of a FIFO queue must also be a FIFO queue. Similarly, the dead-letter queue of a
+    // standard queue must also be a standard queue."
+    // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html)
+    if (deadLetter.queue.fifo !== queue.fifo) {
+      fail(
+        group,
+        `the queue ${queue.node.path} is ${queue.fifo ? "FIFO" : "standard"} but its dead-letter queue ` +
+          `${deadLetter.queue.node.path} is ${deadLetter.queue.fifo ? "FIFO" : "standard"}; SQS requires both of one type.`,
+      );
+    }
+    const source = queueSeconds(queue, "messageRetentionPeriod");
+    const dead =
+      deadLetter.queue instanceof Queue
+        ? queueSeconds(deadLetter.queue, "messageRetentionPeriod")
+        : undefined;
+    if (source !== undefined && dead !== undefined && dead <= source) {
+      // Same rule as requireDeadLetterOutlivesSource, for a queue the user built.
+      fail(
+        group,
+        `the dead-letter queue ${deadLetter.queue.node.path} keeps messages ${dead} seconds, which is not longer than ` +
+          `the queue ${queue.node.path} (${source} seconds): a dead letter keeps its original enqueue time and could ` +
+          "expire on arrival. Give the dead-letter queue a longer retentionPeriod (up to 14 days).",
+      );
+    }
+  }
+  const timeout = props.consumer ? timeoutOf(props.consumer) : undefined;
+  const visibility = queueSeconds(queue, "visibilityTimeout");
+  if (timeout && !timeout.isUnresolved() && visibility !== undefined) {
+    // Lambda: "Your function's timeout must be less than or equal to the queue's visibility timeout. Lambda
+    // validates this requirement when you create or update an event source mapping"; AWS advises 6 x the timeout + the batching window
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+    if (visibility < timeout.toSeconds()) {
+      fail(
+        group,
+        `the queue ${queue.node.path} has a visibility timeout of ${visibility} seconds, below the consumer's ` +
+          `timeout (${timeout.toSeconds()} seconds), which Lambda refuses; give the queue a visibilityTimeout of ` +
+          `${VISIBILITY_TIMEOUT_FACTOR * timeout.toSeconds() + (props.maxBatchingWindow?.toSeconds() ?? 0)} seconds.`,
+      );
+    }
   }
 }
 

@@ -66,6 +66,9 @@ export class ShardedStream extends Construct {
     if (props.onDemand && props.shardCount !== undefined) {
       fail(this, "shardCount is for provisioned streams; remove it, or set onDemand: false.");
     }
+    // Kinesis: a provisioned stream has at least 1 shard (the account's shard quota per Region is a soft limit,
+    // https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html); retention is 24 hours to
+    // 8,760 hours (https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html).
     requireIntegerInRange(this, "shardCount", props.shardCount, 1, 4_096);
     requireDurationInRange(
       this,

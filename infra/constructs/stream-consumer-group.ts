@@ -220,6 +220,11 @@ function validateOptions(group: StreamConsumerGroup, props: StreamConsumerGroupP
         "cannot send a stream's failed batches to.",
     );
   }
+  // Lambda's Kinesis event source: BatchSize 1 to 10,000, MaximumBatchingWindowInSeconds 0 to 300,
+  // ParallelizationFactor 1 to 10, MaximumRetryAttempts -1 to 10,000 (-1, infinite, not offered: a poison record
+  // would hold its shard until it expires), MaximumRecordAgeInSeconds -1 or 60 to 604,800, TumblingWindowInSeconds
+  // 0 to 900 (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html,
+  // https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
   requireIntegerInRange(group, "batchSize", props.batchSize, 1, 10_000);
   requireDurationInRange(
     group,
