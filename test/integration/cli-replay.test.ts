@@ -17,7 +17,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MessageBroker } from "../../infra/constructs/message-broker.js";
 import { type AppliedStack, applyTemplate } from "../../infra/local/apply/apply-template.js";
 import { readCloudAssembly } from "../../infra/local/apply/cloud-assembly.js";
+import { readTopology } from "../../infra/ops/topology.js";
 import { DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
+import { synthBrokerApp } from "../support/broker-app.js";
 import { runCli } from "../support/cli.js";
 import { envelopeBody } from "../support/lambda-events.js";
 import { uniqueName } from "../support/names.js";
@@ -215,5 +217,27 @@ describe("serverless-broker replay", () => {
     const result = await cli("Nothing", "--group", "ledger", "--from", "2026-01-01T00:00:00Z", "--yes");
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("reads the stream");
+  });
+
+  it("says the local cloud keeps no SNS archive to replay a FIFO topic from", async () => {
+    const brokerApp = synthBrokerApp(uniqueName("CliReplayTopic"));
+    const topology = readTopology(readCloudAssembly(brokerApp));
+    const fifo = topology.topics.find((topic) => topic.fifo && topic.archiveRetentionDays);
+    const result = await runCli(
+      [
+        "replay",
+        fifo?.logicalId as string,
+        "--group",
+        "fulfillment",
+        "--from",
+        "2026-12-05T00:00:00Z",
+        "--yes",
+        "--cdk-out",
+        brokerApp,
+      ],
+      { AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("The local cloud's SNS emulator keeps no message archive");
   });
 });
