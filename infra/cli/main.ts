@@ -8,6 +8,7 @@ import { START_HELP, StartUsageError, startCommand } from "../local/cli/start.js
 import { print, runCommand, UsageError } from "./command.js";
 import { DLQ_HELP, dlqCommand } from "./commands/dlq.js";
 import { REPLAY_HELP, replayCommand } from "./commands/replay.js";
+import { TAIL_HELP, tailCommand } from "./commands/tail.js";
 import { TOPOLOGY_HELP, topologyCommand } from "./commands/topology.js";
 
 // The AWS SDK warns on every client in a Node.js release near its end of support; the CLI's output (and its
@@ -38,6 +39,11 @@ const COMMANDS: Record<
     help: REPLAY_HELP,
     run: replayCommand,
     summary: "deliver a stream's records (or a FIFO topic's archive) to a group again",
+  },
+  tail: {
+    help: TAIL_HELP,
+    run: tailCommand,
+    summary: "live messages of a topic, stream or group, until Ctrl-C",
   },
 };
 
