@@ -186,9 +186,13 @@ async function stream(broker: Broker, args: ReplayArgs): Promise<number> {
   });
   if (live) process.stderr.write("\n");
   if (args.json) return printedJson(report, report.failed > 0 ? 1 : 0);
+  if (report.dryRun)
+    return printed(
+      `dry run: would deliver ${report.read} records of ${report.stream} → ${report.group} (mode ${report.mode}); nothing invoked`,
+    );
   const skipped = report.skipped < 0 ? "?" : String(report.skipped);
   print(
-    `${report.dryRun ? "dry run: would deliver" : "sent"} ${report.dryRun ? report.read : report.sent} · skipped ${skipped} · failed ${report.failed}  (${report.read} records of ${report.stream} → ${report.group}, mode ${report.mode}${report.replayId ? `, replay id ${report.replayId}` : ""})`,
+    `sent ${report.sent} · skipped ${skipped} · failed ${report.failed}  (${report.read} records of ${report.stream} → ${report.group}, mode ${report.mode}${report.replayId ? `, replay id ${report.replayId}` : ""})`,
   );
   for (const [shardId, sequence] of Object.entries(report.lastDelivered))
     print(`  ${shardId}: last delivered ${sequence}`);
