@@ -17,6 +17,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MessageBroker } from "../../infra/constructs/message-broker.js";
 import { type AppliedStack, applyTemplate } from "../../infra/local/apply/apply-template.js";
 import { readCloudAssembly } from "../../infra/local/apply/cloud-assembly.js";
+import { openBroker } from "../../infra/ops/broker.js";
+import { type FunctionInvoker, replayStream } from "../../infra/ops/replay.js";
 import { readTopology } from "../../infra/ops/topology.js";
 import { DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
 import { synthBrokerApp } from "../support/broker-app.js";
@@ -239,5 +241,49 @@ describe("serverless-broker replay", () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("The local cloud's SNS emulator keeps no message archive");
+  });
+
+  it("retries a batch from its first failed record as Lambda does, and stops the shard when it keeps failing", async () => {
+    const broker = await openBroker({
+      assemblyDir: assembly,
+      endpoint: process.env.AWS_ENDPOINT_URL as string,
+    });
+    const delivered: string[][] = [];
+    // r2 fails on its first delivery (partial batch response); r4 always fails.
+    let r2Failed = false;
+    const invoker: FunctionInvoker = {
+      invoke: async (event) => {
+        const records = (event as { Records: Array<{ kinesis: { sequenceNumber: string } }> }).Records;
+        const ids = records.map((record) => `r${sequences.indexOf(record.kinesis.sequenceNumber) + 1}`);
+        delivered.push(ids);
+        const failing = ids.find((id) => (id === "r2" && !r2Failed) || id === "r4");
+        if (failing === "r2") r2Failed = true;
+        const failed = failing ? sequences[Number(failing.slice(1)) - 1] : undefined;
+        return { ok: true, response: { batchItemFailures: failed ? [{ itemIdentifier: failed }] : [] } };
+      },
+      close: async () => {},
+    };
+    try {
+      const report = await replayStream(broker, {
+        stream: streamLogicalId(),
+        group: "ledger",
+        from: { sequence: sequences[0] as string },
+        mode: "all",
+        invoker,
+        maxRetries: 2,
+      });
+      // One batch of 4 (the mapping's default batch size, 100), again from r2, then r4 three times in all.
+      expect(delivered).toEqual([["r1", "r2", "r3", "r4"], ["r2", "r3", "r4"], ["r4"]]);
+      expect(report).toMatchObject({
+        read: 4,
+        failed: 1,
+        lastDelivered: { "shardId-000000000000": sequences[2] },
+      });
+      expect(report.stopped).toEqual([
+        expect.objectContaining({ sequenceNumber: sequences[3], why: expect.stringContaining("reported") }),
+      ]);
+    } finally {
+      broker.close();
+    }
   });
 });
