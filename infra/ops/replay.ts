@@ -100,6 +100,12 @@ const GET_RECORDS_INTERVAL_MS = 200;
  * record, up to the retries; a shard still failing then stops, and the report says where.
  */
 export async function replayStream(broker: Broker, options: ReplayOptions): Promise<ReplayReport> {
+  // Kinesis refuses an AT_TIMESTAMP iterator later than now (InvalidArgumentException).
+  if ("time" in options.from && options.from.time.getTime() > Date.now())
+    throw new OpsError(
+      `--from ${options.from.time.toISOString()} is in the future: there is nothing to replay from there.`,
+      "Pass a time in the past (records arriving later are the live consumer's).",
+    );
   const group = findGroup(broker.topology, options.group);
   const streamLogicalId = streamOf(group);
   if (options.mode === "missing" && !group.dedupTable)

@@ -286,4 +286,31 @@ describe("serverless-broker replay", () => {
       broker.close();
     }
   });
+
+  it("reads from an arrival time (AT_TIMESTAMP), refuses one in the future, and a dry run invokes nothing", async () => {
+    const before = runs("ledger").length;
+    const dry = await cli(
+      streamLogicalId(),
+      "--group",
+      "ledger",
+      "--from",
+      "2000-01-01T00:00:00Z",
+      "--dry-run",
+      "--json",
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, read: 4, sent: 4 });
+    const later = await cli(
+      streamLogicalId(),
+      "--group",
+      "ledger",
+      "--from",
+      new Date(Date.now() + 60_000).toISOString(),
+      "--dry-run",
+      "--json",
+    );
+    expect(later.code).toBe(1);
+    expect(later.stderr).toContain("is in the future");
+    expect(runs("ledger")).toHaveLength(before);
+  });
 });
