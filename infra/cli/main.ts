@@ -7,6 +7,8 @@ import { CLOUD_HELP, cloudCommand } from "../local/cli/cloud-command.js";
 import { START_HELP, StartUsageError, startCommand } from "../local/cli/start.js";
 import { print, runCommand, UsageError } from "./command.js";
 import { DLQ_HELP, dlqCommand } from "./commands/dlq.js";
+import { REPLAY_HELP, replayCommand } from "./commands/replay.js";
+import { TAIL_HELP, tailCommand } from "./commands/tail.js";
 import { TOPOLOGY_HELP, topologyCommand } from "./commands/topology.js";
 
 // The AWS SDK warns on every client in a Node.js release near its end of support; the CLI's output (and its
@@ -33,6 +35,16 @@ const COMMANDS: Record<
     summary: "topics, streams, consumer groups and functions as a tree",
   },
   dlq: { help: DLQ_HELP, run: dlqCommand, summary: "list, show and redrive the groups' dead letters" },
+  replay: {
+    help: REPLAY_HELP,
+    run: replayCommand,
+    summary: "deliver a stream's records (or a FIFO topic's archive) to a group again",
+  },
+  tail: {
+    help: TAIL_HELP,
+    run: tailCommand,
+    summary: "live messages of a topic, stream or group, until Ctrl-C",
+  },
 };
 
 const HELP = `serverless-broker COMMAND [flags]      (serverless-broker COMMAND --help for its flags)

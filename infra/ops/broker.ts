@@ -37,6 +37,8 @@ export interface Broker {
   readonly endpoint: string | undefined;
   readonly region: string;
   readonly clients: BrokerClients;
+  /** Locally: the cloud assembly the templates were read from (the functions' code is there). */
+  readonly assemblyDir?: string;
   /**
    * What CloudFormation calls the resource's physical id: a queue's URL, a topic's ARN, a stream's or
    * table's name, a function's name.
@@ -75,7 +77,8 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
   if (options.stack && !envEndpoint) return openDeployedStack(options.stack, region, options);
 
   const endpoint = envEndpoint ?? `http://127.0.0.1:${process.env.LOCAL_CLOUD_PORT ?? DEFAULT_LOCAL_PORT}`;
-  const templates = (await localTemplates(options)).filter(
+  const assembly = await localTemplates(options);
+  const templates = assembly.templates.filter(
     (source) => !options.stack || source.stackName === options.stack,
   );
   if (options.stack && templates.length === 0)
@@ -97,6 +100,7 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
     topology: readTopology(templates),
     templates,
     target: "local",
+    assemblyDir: assembly.assemblyDir,
     endpoint,
     region,
     clients,
@@ -106,7 +110,9 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
   };
 }
 
-async function localTemplates(options: OpenBrokerOptions): Promise<TemplateSource[]> {
+async function localTemplates(
+  options: OpenBrokerOptions,
+): Promise<{ templates: TemplateSource[]; assemblyDir: string }> {
   const appDir = resolve(options.appDir ?? process.cwd());
   let assemblyDir = options.assemblyDir ? resolve(options.assemblyDir) : join(appDir, "cdk.out");
   if (options.synth || !existsSync(join(assemblyDir, "manifest.json"))) {
@@ -118,7 +124,10 @@ async function localTemplates(options: OpenBrokerOptions): Promise<TemplateSourc
     options.onStep?.(`synthesizing the CDK app in ${appDir}…`);
     assemblyDir = await synthesize({ projectDir: appDir });
   }
-  return readCloudAssembly(assemblyDir).map(({ stackName, template }) => ({ stackName, template }));
+  return {
+    templates: readCloudAssembly(assemblyDir).map(({ stackName, template }) => ({ stackName, template })),
+    assemblyDir,
+  };
 }
 
 /** The names the template applier (infra/local/apply) gives: explicit names, else `<stack>-<logical id>`. */

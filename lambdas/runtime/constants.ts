@@ -34,6 +34,27 @@ export const DEDUP_TABLE = {
   outboxPrefix: "outbox#",
 } as const;
 
+/**
+ * A replay on purpose (`serverless-broker replay --mode all`) marks its records: their eventSourceARN is
+ * `<stream ARN>#replay#<replay id>`. The dedup and checkpoint guards then keep their state under the scope
+ * `<group>#replay#<replay id>` (dedup rows `<group>#replay#<id>#<message id>`, checkpoints
+ * `checkpoint#<group>#replay#<id>#<shard>`): inside the `<group>#*` and `checkpoint#<group>#*` LeadingKeys the
+ * constructs grant, and apart from the group's live rows, which such a replay neither skips on nor changes.
+ */
+export const REPLAY_MARKER = "#replay#";
+
+/** The replay id of a batch whose source carries REPLAY_MARKER, else undefined. */
+export function replayIdOf(source: string): string | undefined {
+  const at = source.lastIndexOf(REPLAY_MARKER);
+  return at < 0 ? undefined : source.slice(at + REPLAY_MARKER.length) || undefined;
+}
+
+/** Where a group's guards keep their state for a batch: the group, or its replay's own scope. */
+export function guardScope(group: string, source: string): string {
+  const replayId = replayIdOf(source);
+  return replayId === undefined ? group : `${group}${REPLAY_MARKER}${replayId}`;
+}
+
 /** SNS message attributes the producers set (filter policies can match them). */
 export const MESSAGE_ATTRIBUTES = {
   type: "type",

@@ -52,6 +52,8 @@ export interface LocalRuntimeOptions {
   /** Extra variables for every function (e.g. chaos settings). */
   readonly extraEnvironment?: Readonly<Record<string, string>>;
   readonly onEvent?: (event: RuntimeEvent) => void;
+  /** Start only these functions (logical ids) and no event source or subscription. */
+  readonly onlyFunctions?: readonly string[];
 }
 
 type Poller = SqsPoller | StreamPoller | SnsSubscriptionPoller;
@@ -83,6 +85,14 @@ export class LocalRuntime {
 
   static async start(stack: AppliedStack, options: LocalRuntimeOptions): Promise<LocalRuntime> {
     const runtime = new LocalRuntime(stack, options);
+    const only = options.onlyFunctions;
+    if (only) {
+      // A tool that invokes the functions itself (replay): no event source, or the live app's would run twice.
+      await Promise.all(
+        stack.functions.filter((fn) => only.includes(fn.logicalId)).map((fn) => runtime.startFunction(fn)),
+      );
+      return runtime;
+    }
     await Promise.all(stack.functions.map((fn) => runtime.startFunction(fn)));
     for (const mapping of stack.eventSourceMappings) await runtime.startEventSource(mapping);
     runtime.startSnsSubscriptions();

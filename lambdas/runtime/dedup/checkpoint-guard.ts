@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { BROKER_ENV, DEDUP_TABLE } from "../constants.js";
+import { BROKER_ENV, DEDUP_TABLE, guardScope } from "../constants.js";
 import { positiveInteger } from "../consumers/consumer-options.js";
 import { consumerLogger, describeError } from "../consumers/observability.js";
 import type {
@@ -90,7 +90,8 @@ class CheckpointGuard implements ProcessingGuard<undefined> {
 
     await Promise.all(
       [...byShard].map(async ([shardId, indexes]) => {
-        const key = `${DEDUP_TABLE.checkpointPrefix}${batch.group}#${shardId}`;
+        // A replay on purpose keeps its own checkpoints (REPLAY_MARKER); the live ones stay as they were.
+        const key = `${DEDUP_TABLE.checkpointPrefix}${guardScope(batch.group, batch.source)}#${shardId}`;
         const token = randomUUID();
         let at = now;
         let lease = await this.resolved.store.acquireCheckpoint(key, token, leaseExpiresAt, at);

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { guardScope } from "../constants.js";
 import { consumerLogger, describeError } from "../consumers/observability.js";
 import type {
   Admission,
@@ -94,8 +95,10 @@ class DedupGuard implements ProcessingGuard {
     const now = this.resolved.now();
     const leaseExpiresAt = this.resolved.leaseEnd(batch, now);
     const expiresAt = Math.floor(now / 1000) + this.retentionSeconds;
+    // A replay on purpose keeps its rows apart from the live ones (REPLAY_MARKER).
+    const scope = guardScope(batch.group, batch.source);
     const keys = records.map(
-      (record) => `${batch.group}#${this.options.key ? this.options.key(record.message) : record.messageId}`,
+      (record) => `${scope}#${this.options.key ? this.options.key(record.message) : record.messageId}`,
     );
     const admissions = new Array<Admission>(records.length);
 

@@ -1,5 +1,6 @@
 import type { Context } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
+import { REPLAY_MARKER } from "../../../lambdas/runtime/constants.js";
 import { kinesisConsumer } from "../../../lambdas/runtime/consumers/kinesis-consumer.js";
 import { sqsConsumer } from "../../../lambdas/runtime/consumers/sqs-consumer.js";
 import { kinesisCheckpoints } from "../../../lambdas/runtime/dedup/checkpoint-guard.js";
@@ -442,4 +443,50 @@ describe("kinesisCheckpoints", () => {
       /kinesisCheckpoints needs ParallelizationFactor 1, but this consumer group runs with 4.*Use dynamoDbDedup\(\)/,
     );
   });
+});
+
+describe("a replay on purpose (REPLAY_MARKER on the record's eventSourceARN)", () => {
+  const marked = (event: ReturnType<typeof kinesisEvent>, replayId: string) => ({
+    Records: event.Records.map((record) => ({
+      ...record,
+      eventSourceARN: `${record.eventSourceARN}${REPLAY_MARKER}${replayId}`,
+    })),
+  });
+  const record = (id: string, sequenceNumber: string) =>
+    kinesisRecord({ sequenceNumber, data: envelopeBody({ id, key: "k", payload: { n: 1 } }) });
+
+  it.each(["dynamoDbDedup", "kinesisCheckpoints"] as const)(
+    "%s runs completed records again under the replay's own scope, once per replay id, leaving the live state alone",
+    async (guard) => {
+      const store = new InMemoryDedupStore();
+      const clock = new Clock();
+      const ran: string[] = [];
+      const handler = kinesisConsumer({
+        group: "ledger",
+        observer: new RecordingObserver(),
+        deadLetterSink: new RecordingDeadLetters(),
+        dedup:
+          guard === "dynamoDbDedup"
+            ? dynamoDbDedup({ store, now: clock.now, retentionSeconds: 3600 })
+            : kinesisCheckpoints({ store, now: clock.now }),
+        handler: (message: MessageEnvelope) => {
+          ran.push(message.id);
+        },
+      });
+      const batch = kinesisEvent(record("a", "100"), record("b", "101"));
+      await handler(batch);
+      const live = JSON.stringify(store.checkpointOf("checkpoint#ledger#shardId-000000000000"));
+      await handler(batch); // the live guard skips
+      await handler(marked(batch, "r1")); // runs again
+      await handler(marked(batch, "r1")); // the same replay: skipped
+      await handler(marked(batch, "r2")); // another replay: runs again
+
+      expect(ran).toEqual(["a", "b", "a", "b", "a", "b"]);
+      expect(JSON.stringify(store.checkpointOf("checkpoint#ledger#shardId-000000000000"))).toBe(live);
+      if (guard === "kinesisCheckpoints")
+        expect(store.checkpointOf("checkpoint#ledger#replay#r1#shardId-000000000000")?.sequenceNumber).toBe(
+          "101",
+        );
+    },
+  );
 });

@@ -64,8 +64,8 @@ export const createQueue: Provisioner = async (properties, context) => {
     ).QueueUrl as string;
   } catch (error) {
     // Applied before with other settings: bring the existing queue in line.
-    if ((error as Error).name !== "QueueNameExists" && (error as Error).name !== "QueueAlreadyExists")
-      throw error;
+    // The query protocol names it AWS.SimpleQueueService.QueueNameExists.
+    if (!/(QueueNameExists|QueueAlreadyExists)$/.test((error as Error).name)) throw error;
     url = (await context.clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl as string;
     const { FifoQueue: _fifo, ...settable } = attributes;
     await context.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: settable }));
