@@ -12,7 +12,12 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/unit/**/*.test.ts", "test/infra/**/*.test.ts", "test/property/**/*.test.ts"],
+          include: [
+            "test/unit/**/*.test.ts",
+            "test/infra/**/*.test.ts",
+            "test/property/**/*.test.ts",
+            "test/docs/**/*.test.ts",
+          ],
           testTimeout: 60_000,
         },
       },
