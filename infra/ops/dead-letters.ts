@@ -365,6 +365,7 @@ function deadLetterOf(raw: Message): DeadLetterMessage {
   const sourceRecordId = text(DEAD_LETTER_ATTRIBUTES.sourceRecordId);
   const failedAt = text(DEAD_LETTER_ATTRIBUTES.failedAt);
   const bodyEncoding = text(DEAD_LETTER_ATTRIBUTES.bodyEncoding);
+  const attempt = text(DEAD_LETTER_ATTRIBUTES.attempt);
   return {
     dlqMessageId: raw.MessageId as string,
     // Without the runtime's attributes, SQS moved it here after maxReceiveCount receives.
@@ -374,7 +375,10 @@ function deadLetterOf(raw: Message): DeadLetterMessage {
       "moved by the queue's redrive policy after maxReceiveCount receives",
     ...(messageId ? { messageId } : {}),
     ...(sourceRecordId ? { sourceRecordId } : {}),
-    ...(system.ApproximateReceiveCount ? { attempts: Number(system.ApproximateReceiveCount) } : {}),
+    // The source's attempt the runtime recorded; else (moved by the redrive policy) the receives SQS counted.
+    ...((attempt ?? system.ApproximateReceiveCount)
+      ? { attempts: Number(attempt ?? system.ApproximateReceiveCount) }
+      : {}),
     ...(failedAt ? { failedAt } : {}),
     ageSeconds: Math.max(0, Math.round((Date.now() - sent) / 1000)),
     redriveCount: Number(text(REDRIVE_ATTRIBUTE) ?? 0),

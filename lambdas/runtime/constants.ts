@@ -71,6 +71,8 @@ export const DEAD_LETTER_ATTRIBUTES = {
   failedAt: "broker.failedAt",
   /** "base64" when the original body was binary (Kinesis data that is not UTF-8). */
   bodyEncoding: "broker.bodyEncoding",
+  /** The source's delivery attempt it failed on (SQS ApproximateReceiveCount), a Number. */
+  attempt: "broker.attempt",
 } as const;
 
 /** Metric namespace of the runtime's CloudWatch EMF metrics. */

@@ -39,6 +39,7 @@ const deadLetter = (
     messageId,
     source: "arn:aws:sqs:us-east-1:000000000000:billing",
     sourceRecordId: `sqs-${messageId}`,
+    attempt: 3,
   });
 
 beforeAll(async () => {
@@ -94,6 +95,7 @@ describe("serverless-broker dlq", () => {
         reason: "rejected-by-handler",
         detail: "m4 failed",
         sourceRecordId: "sqs-m4",
+        attempts: 3, // the source's attempt it failed on, not the DLQ's own receive count
       }),
     ]);
 

@@ -104,7 +104,7 @@ async function show(argv: readonly string[]): Promise<number> {
     print("");
     print(`${message.reason}: ${message.detail}`);
     print(
-      `  message id ${message.messageId ?? "-"} · source record ${message.sourceRecordId ?? "-"} · receives ${message.attempts ?? "-"} · age ${age(message.ageSeconds)}${message.redriveCount ? ` · redriven ${message.redriveCount}×` : ""}`,
+      `  message id ${message.messageId ?? "-"} · source record ${message.sourceRecordId ?? "-"} · attempt ${message.attempts ?? "-"} · age ${age(message.ageSeconds)}${message.redriveCount ? ` · redriven ${message.redriveCount}×` : ""}`,
     );
     print(`  body${message.bodyEncoding ? ` (${message.bodyEncoding})` : ""}: ${message.body.slice(0, 500)}`);
   }

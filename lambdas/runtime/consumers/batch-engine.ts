@@ -111,6 +111,7 @@ export async function processBatch<TMessage>(
         source: record.source,
         sourceRecordId: record.itemIdentifier,
         ...(record.messageGroupId ? { messageGroupId: record.messageGroupId } : {}),
+        ...(record.attempt !== undefined ? { attempt: record.attempt } : {}),
       });
       config.observer.recordDeadLettered({ ...event, reason, detail });
       return { kind: "dead-lettered", reason };

@@ -19,6 +19,8 @@ export interface DeadLetter {
   readonly sourceRecordId: string;
   /** Message group of a FIFO source; the group's DLQ keeps it. */
   readonly messageGroupId?: string;
+  /** The delivery attempt it was dead-lettered on, where the source counts them (SQS ApproximateReceiveCount). */
+  readonly attempt?: number;
 }
 
 export interface DeadLetterSink {
@@ -35,7 +37,9 @@ const NOT_ALLOWED_IN_SQS = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{100
 let sharedClient: SQSClient | undefined;
 
 /**
- * Sends dead letters to an SQS queue: original body, reason and provenance as message attributes. The SQS
+ * Sends dead letters to an SQS queue: original body, reason and provenance as message attributes (at most
+ * 9 of the 10 a message may carry, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html:
+ * the source's own attributes are not copied; the envelope in the body carries its type). The SQS
  * client is loaded on the first dead letter, not at cold start: most invocations never send one.
  */
 export class SqsDeadLetterSink implements DeadLetterSink {
@@ -61,6 +65,9 @@ export class SqsDeadLetterSink implements DeadLetterSink {
       [DEAD_LETTER_ATTRIBUTES.failedAt]: text(new Date().toISOString()),
       ...(letter.messageId ? { [DEAD_LETTER_ATTRIBUTES.messageId]: text(letter.messageId) } : {}),
       ...(encoding ? { [DEAD_LETTER_ATTRIBUTES.bodyEncoding]: text(encoding) } : {}),
+      ...(letter.attempt !== undefined
+        ? { [DEAD_LETTER_ATTRIBUTES.attempt]: { DataType: "Number", StringValue: String(letter.attempt) } }
+        : {}),
     };
     const { SendMessageCommand, SQSClient } = await import("@aws-sdk/client-sqs");
     let client = this.client ?? sharedClient;

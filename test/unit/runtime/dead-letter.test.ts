@@ -48,9 +48,17 @@ describe("a dead letter on its way to the group's DLQ", () => {
     expect(failedAt).toBeGreaterThanOrEqual(before - 1);
     expect(failedAt).toBeLessThanOrEqual(Date.now() + 1);
     expect(input.MessageAttributes).not.toHaveProperty("broker.bodyEncoding");
+    expect(input.MessageAttributes).not.toHaveProperty("broker.attempt");
     // A standard queue takes neither a group nor a deduplication id.
     expect(input).not.toHaveProperty("MessageGroupId");
     expect(input).not.toHaveProperty("MessageDeduplicationId");
+  });
+
+  it("carries the delivery attempt it failed on, where the source counts attempts", async () => {
+    const input = await sent("https://q/dlq", { ...letter, attempt: 5 });
+    expect(input.MessageAttributes?.["broker.attempt"]).toEqual({ DataType: "Number", StringValue: "5" });
+    // SQS takes at most 10 attributes a message.
+    expect(Object.keys(input.MessageAttributes ?? {}).length).toBeLessThanOrEqual(10);
   });
 
   it("fills what SQS will not take empty, and cuts a long detail, so the send is never refused", async () => {

@@ -65,7 +65,7 @@ describe("sqsConsumer on a standard queue", () => {
     const response = await handler(
       sqsEvent(
         sqsRecord({ messageId: "good", body: order("o-1", { total: 12.5 }) }),
-        sqsRecord({ messageId: "wrong", body: order("o-2", { total: "twelve" }) }),
+        sqsRecord({ messageId: "wrong", body: order("o-2", { total: "twelve" }), receiveCount: 2 }),
       ),
     );
 
@@ -76,6 +76,7 @@ describe("sqsConsumer on a standard queue", () => {
       reason: "schema-mismatch",
       sourceRecordId: "wrong",
       consumerGroup: "billing",
+      attempt: 2,
     });
     expect(deadLetters.letters[0]?.detail).toMatch(/^total: /);
   });
