@@ -31,4 +31,63 @@ describe("dynamoDbStreamConsumer", () => {
     expect(seen).toEqual([{ pk: "o-1", total: 5 }]);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "101" }, { itemIdentifier: "102" }]);
   });
+
+  it("hands over the whole change: event, keys, both images and creation time, as AWS wrote them", async () => {
+    const seen: StreamChange<Row>[] = [];
+    const handler = dynamoDbStreamConsumer<Row>({
+      group: "relay",
+      deadLetterSink: new RecordingDeadLetters(),
+      observer: new RecordingObserver(),
+      handler: (change: StreamChange<Row>) => {
+        seen.push(change);
+      },
+    });
+    const modify = dynamodbRecord("200", { pk: "o-1", total: 9 });
+    modify.eventName = "MODIFY";
+    modify.eventID = "evt-200";
+    if (modify.dynamodb) {
+      modify.dynamodb.OldImage = { pk: { S: "o-1" }, total: { N: "5" } };
+      modify.dynamodb.ApproximateCreationDateTime = 1_764_900_000;
+    }
+    const insert = dynamodbRecord("201", { pk: "o-2", total: 1 });
+
+    await handler(dynamodbEvent(modify, insert));
+
+    expect(seen[0]).toEqual({
+      eventName: "MODIFY",
+      eventId: "evt-200",
+      sequenceNumber: "200",
+      keys: { pk: "o-1" },
+      newImage: { pk: "o-1", total: 9 },
+      oldImage: { pk: "o-1", total: 5 },
+      approximateCreationTime: 1_764_900_000,
+    });
+    expect(seen[1]).toMatchObject({ eventName: "INSERT", eventId: "event-201", sequenceNumber: "201" });
+    expect(seen[1]).not.toHaveProperty("oldImage");
+    expect(seen[1]).not.toHaveProperty("approximateCreationTime");
+  });
+
+  it("with ordering key, stops only the failed item's key; other items' changes run on", async () => {
+    const seen: string[] = [];
+    const handler = dynamoDbStreamConsumer<Row>({
+      group: "relay",
+      ordering: "key",
+      deadLetterSink: new RecordingDeadLetters(),
+      observer: new RecordingObserver(),
+      handler: (change: StreamChange<Row>) => {
+        if (change.sequenceNumber === "301") throw new Error("not yet");
+        seen.push(change.sequenceNumber);
+      },
+    });
+    const response = await handler(
+      dynamodbEvent(
+        dynamodbRecord("300", { pk: "a", total: 1 }),
+        dynamodbRecord("301", { pk: "b", total: 1 }),
+        dynamodbRecord("302", { pk: "a", total: 2 }),
+        dynamodbRecord("303", { pk: "b", total: 2 }),
+      ),
+    );
+    expect(seen.sort()).toEqual(["300", "302"]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "301" }, { itemIdentifier: "303" }]);
+  });
 });
