@@ -49,7 +49,13 @@ export async function synthesize(options: SynthOptions = {}): Promise<string> {
     const child = spawn(cdkJson.app as string, {
       cwd: projectDir,
       shell: true,
-      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+      env: {
+        ...process.env,
+        CDK_OUTDIR: outdir,
+        CDK_CONTEXT_JSON: JSON.stringify(context),
+        // Tells the app it runs for the local cloud: it may skip what only a deployment needs (cdk-nag).
+        SERVERLESS_BROKER_LOCAL_SYNTH: "1",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.on("data", (chunk) => output.push(String(chunk)));
