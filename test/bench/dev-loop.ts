@@ -30,6 +30,8 @@ export interface DevLoopRun {
   readonly p50Ms?: number;
   readonly p99Ms?: number;
   readonly ok?: boolean;
+  /** Why a demo was not ok: the groups that lost, repeated or reordered messages. */
+  readonly problems?: string;
   readonly idleRssMb: number;
   readonly peakRssMb: number;
   readonly wallS: number;
@@ -119,12 +121,33 @@ export async function timeStart(
     ok: boolean;
     durationMs: number;
     throughputPerSecond: number;
-    groups: Record<string, { latencyMs: { p50: number; p99: number } }>;
+    groups: Record<
+      string,
+      {
+        latencyMs: { p50: number; p99: number };
+        expected: number;
+        processed: number;
+        lost: number;
+        processedTwice: number;
+        orderViolations: number;
+      }
+    >;
   };
+  const problems = Object.entries(summary.groups)
+    .filter(
+      ([, group]) =>
+        group.lost + group.processedTwice + group.orderViolations > 0 || group.processed < group.expected,
+    )
+    .map(
+      ([name, group]) =>
+        `${name}: ${group.processed}/${group.expected} processed, lost ${group.lost}, twice ${group.processedTwice}, order violations ${group.orderViolations}`,
+    )
+    .join("; ");
   const groups = Object.values(summary.groups);
   return {
     consumersRunningS,
     ok: summary.ok,
+    ...(problems ? { problems } : {}),
     durationS: summary.durationMs / 1000,
     msgsPerSecond: summary.throughputPerSecond,
     // The slowest group's: what a developer waiting for every consumer sees.
