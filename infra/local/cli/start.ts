@@ -78,7 +78,10 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     customers: Math.max(1, whole("--customers", flags.customers)),
     timeoutMs: whole("--timeout", flags.timeout) * 1000,
     seed: whole("--seed", flags.seed),
-    ...(flags.rate === undefined ? {} : { ratePerSecond: Math.max(1, whole("--rate", flags.rate)) }),
+    // --rate 0 (like leaving it out) publishes all at once.
+    ...(flags.rate === undefined || whole("--rate", flags.rate) === 0
+      ? {}
+      : { ratePerSecond: whole("--rate", flags.rate) }),
   };
   const projectDir = resolve(flags.app ?? process.cwd());
   // With --json the last line of stdout is the summary; everything else goes to stderr.
