@@ -51,9 +51,14 @@ export async function startLocalRun(options: LocalRunOptions = {}): Promise<Loca
   const externalEndpoint = options.embeddedCloud
     ? undefined
     : (options.endpoint ?? process.env.AWS_ENDPOINT_URL);
+  let reused = false;
   const [assemblyDir, cloud] = await Promise.all([
-    synthesize({ projectDir }).then((dir) => {
-      step(`✓ synthesized ${dir} (${since()} s)`);
+    synthesize({ projectDir, onReuse: () => (reused = true) }).then((dir) => {
+      step(
+        reused
+          ? `✓ ${dir} is current: no file of the app changed since the last synthesis (${since()} s)`
+          : `✓ synthesized ${dir} (${since()} s)`,
+      );
       return dir;
     }),
     externalEndpoint

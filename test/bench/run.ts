@@ -12,7 +12,13 @@ process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    // The dev-loop section runs `npm start` as its own process trees (minutes); alone: test/bench/dev-loop.ts.
+    "skip-dev-loop": { type: "boolean", default: false },
+  },
+});
 const quick = values.quick;
 const say = (line = "") => console.log(line);
 
@@ -25,6 +31,7 @@ const { Cleanup } = await import("../support/resources.js");
 const { renderChart } = await import("./chart.js");
 const { benchmarkColdStart, benchmarkSchemaCost } = await import("./cold-start.js");
 const { benchmarkDedup, benchmarkOverhead } = await import("./consumers.js");
+const { benchmarkDevLoop, renderDevLoop } = await import("./dev-loop.js");
 const { benchmarkEndToEnd } = await import("./end-to-end.js");
 const { ratio, round } = await import("./measure.js");
 const { benchmarkProducers } = await import("./producers.js");
@@ -186,6 +193,16 @@ try {
     ),
   );
 
+  say("\n## Dev loop: npm start from the outside, RSS summed over all its processes (medians)");
+  const devLoop = values["skip-dev-loop"]
+    ? []
+    : await benchmarkDevLoop(
+        quick
+          ? { runs: 1, messages: 300, steadyRate: 20, steadyMessages: 200, memoryMessages: 1_000 }
+          : { runs: 3, messages: 1_000, steadyRate: 20, steadyMessages: 300, memoryMessages: 4_000 },
+      );
+  say(devLoop.length > 0 ? renderDevLoop(devLoop, renderTable) : "(skipped: --skip-dev-loop)");
+
   const results = {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
@@ -197,6 +214,7 @@ try {
     dedup,
     scale,
     endToEnd,
+    devLoop,
   };
   // A quick run's figures go beside the full run's, which the README quotes and embeds.
   const output = `test/bench/results/${quick ? "quick" : "latest"}`;

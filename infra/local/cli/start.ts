@@ -38,7 +38,8 @@ functions in-process and plays their event sources; then shows a live status lin
   --json            machine-readable lines; with --demo the last stdout line is the summary
   --demo            the reference orders workload (this repository's app), then exit (unless --watch):
                     --messages 1000 --customers 50 --duplicates 0.05 --fail-rate 0.02 --poison-rate 0.01
-                    --seed 42 --timeout 120`;
+                    --seed 42 --timeout 120; --rate N publishes N orders a second (a steady rate,
+                    whose p50/p99 show latency) instead of all at once (a burst, which shows throughput)`;
 
 export interface DemoOptions {
   readonly messages: number;
@@ -48,6 +49,8 @@ export interface DemoOptions {
   readonly customers: number;
   readonly timeoutMs: number;
   readonly seed: number;
+  /** Orders a second; undefined publishes all at once. */
+  readonly ratePerSecond?: number;
 }
 
 /** Thrown for a wrong flag: the CLI prints it with the usage hint. */
@@ -75,6 +78,10 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     customers: Math.max(1, whole("--customers", flags.customers)),
     timeoutMs: whole("--timeout", flags.timeout) * 1000,
     seed: whole("--seed", flags.seed),
+    // --rate 0 (like leaving it out) publishes all at once.
+    ...(flags.rate === undefined || whole("--rate", flags.rate) === 0
+      ? {}
+      : { ratePerSecond: whole("--rate", flags.rate) }),
   };
   const projectDir = resolve(flags.app ?? process.cwd());
   // With --json the last line of stdout is the summary; everything else goes to stderr.
@@ -155,6 +162,7 @@ function parseStartArgs(argv: readonly string[]) {
       "real-timeouts": { type: "boolean", default: false },
       timeout: { type: "string", default: "120" },
       seed: { type: "string", default: "42" },
+      rate: { type: "string" },
     },
   });
 }

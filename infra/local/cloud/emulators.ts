@@ -99,6 +99,10 @@ net.Server.prototype.listen = function (...args) {
 `)}`;
 const compiled = import.meta.url.endsWith(".js");
 
+/** Heap caps of the engines (MB): what keeps a cloud left running all day bounded. */
+export const DYNAMODB_LOCAL_HEAP_MB = 256;
+export const KINESIS_MOCK_HEAP_MB = 256;
+
 const fauxqs: EmulatorSpec = {
   name: "fauxqs",
   engine: "fauxqs (npm)",
@@ -131,7 +135,9 @@ const kinesisMock: EmulatorSpec = {
   persistent: true,
   launch: ({ port, sparePort, dataDir, verbose }) => ({
     command: process.execPath,
-    args: ["--import", LOOPBACK_ONLY_PRELOAD, "main.js"],
+    // A bounded heap: V8 otherwise sizes it from the machine's memory and collects late, so an idle engine
+    // sits on hundreds of MB beside the developer's IDE. Its records (24 h retention) fit well within it.
+    args: [`--max-old-space-size=${KINESIS_MOCK_HEAP_MB}`, "--import", LOOPBACK_ONLY_PRELOAD, "main.js"],
     // kinesis-mock reads its TLS certificate (server.json) from the working directory.
     cwd: packageDir("kinesis-local"),
     env: {
@@ -194,6 +200,9 @@ const dynamodbLocal: EmulatorSpec = {
       command: java.command,
       args: [
         "-XX:+UseSerialGC",
+        // Without a cap the JVM takes up to a quarter of the machine's memory and grows into it. Tables live in
+        // SQLite (native memory, in memory or on disk), not on the heap, so the heap only serves requests.
+        `-Xmx${DYNAMODB_LOCAL_HEAP_MB}m`,
         `-Djava.library.path=${join(home, "DynamoDBLocal_lib")}`,
         ...(classes
           ? ["-cp", [classes, classpath].join(delimiter), "DynamoDBLocalLoopback"]

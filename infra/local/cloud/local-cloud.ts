@@ -9,6 +9,7 @@ import { GatewayProcess } from "./gateway-process.js";
 import { findJava } from "./java.js";
 import { Reaper } from "./reaper.js";
 import { SERVICES, type ServiceName } from "./routing.js";
+import { TtlSweeper } from "./ttl-sweeper.js";
 
 export const DEFAULT_PORT = 4566;
 export const DEFAULT_REGION = "us-east-1";
@@ -35,6 +36,11 @@ export interface LocalCloudOptions {
    * @default - from LOCAL_CLOUD_ALLOWED_ORIGINS and LOCAL_CLOUD_ALLOWED_HOSTS (comma-separated, `*` for any)
    */
   readonly access?: AccessPolicy;
+  /**
+   * Delete expired items (TTL attribute in the past) of tables with TTL enabled every this many ms, which
+   * DynamoDB Local never does (AWS does within days: see ttl-sweeper.ts); 0 never. @default 60000
+   */
+  readonly ttlSweepIntervalMs?: number;
 }
 
 /** "starting" until its emulator answers a real request; "down" when that emulator is gone. */
@@ -70,6 +76,8 @@ export interface LocalCloud {
    * before it is on disk, so a SIGKILL can lose the last writes it acknowledged; SIGTERM does not.
    */
   restart(emulator: EmulatorName, options?: { readonly signal?: "SIGKILL" | "SIGTERM" }): Promise<void>;
+  /** Deletes the expired items of every table with TTL enabled now (the sweep also runs on its interval). */
+  sweepExpiredItems(now?: Date, tableNames?: readonly string[]): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -185,6 +193,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   }
 
   const exposures = [...emulators.values()].flatMap((emulator) => emulator.exposure ?? []);
+  const sweeper = new TtlSweeper(endpoint, DEFAULT_REGION);
+  const sweepIntervalMs = options.ttlSweepIntervalMs ?? 60_000;
+  if (sweepIntervalMs > 0) sweeper.start(sweepIntervalMs);
   let stopping: Promise<void> | undefined;
   return {
     endpoint,
@@ -200,8 +211,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       await emulator.start(timeoutMs);
       await publish();
     },
+    sweepExpiredItems: (now, tableNames) => sweeper.sweep(now, tableNames),
     stop() {
       stopping ??= (async () => {
+        await sweeper.stop();
         await gateway.close();
         await Promise.all([...emulators.values()].map((emulator) => emulator.stop(stopGraceMs)));
         reaper.release();
