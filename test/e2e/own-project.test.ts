@@ -4,7 +4,7 @@
  * `npx serverless-broker start` running it on its own local cloud until Ctrl-C. What breaks here (a file
  * missing from the package, a bin, a peer range, a README step) breaks for every user.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
+import { groupAlive, killStarted, signalGroup, startProcess } from "../support/running-process.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
@@ -52,7 +53,6 @@ const run = (command: string, args: string[], cwd: string) =>
 
 let project = "";
 const billed = () => join(project, "billed.txt");
-const running: ChildProcess[] = [];
 
 beforeAll(() => {
   const work = mkdtempSync(join(tmpdir(), "own-project-"));
@@ -100,7 +100,7 @@ export const handler = sqsConsumer<{ orderId: string }>({
 }, 900_000);
 
 afterAll(() => {
-  for (const child of running.splice(0)) if (child.pid) killGroup(child.pid, "SIGKILL");
+  killStarted();
   if (project) rmSync(join(project, ".."), { recursive: true, force: true });
 });
 
@@ -121,28 +121,13 @@ describe("the packed package in a new user's own project", () => {
   it("runs the app locally with `npx serverless-broker start` until Ctrl-C, leaving nothing behind", {
     timeout: 600_000,
   }, async () => {
-    const child = spawn("npx", ["serverless-broker", "start", "--port", "0"], {
+    // Its own process group, as a terminal's foreground job.
+    const run = startProcess("npx", ["serverless-broker", "start", "--port", "0"], {
       cwd: project,
       env: userEnv(),
-      detached: true, // its own process group, as a terminal's foreground job
-      stdio: ["ignore", "pipe", "pipe"],
+      waitTimeoutMs: 300_000,
     });
-    running.push(child);
-    let output = "";
-    child.stdout?.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.stderr?.on("data", (chunk) => {
-      output += chunk;
-    });
-    // npx itself dies of the SIGINT; the command under it exits 130, as a shell reports an interrupted job.
-    const exited = new Promise<string>((resolve) =>
-      child.on("exit", (code, signal) => resolve(signal ?? String(code))),
-    );
-    const waitFor = (pattern: RegExp) =>
-      eventually(`output matching ${pattern}`, async () => pattern.exec(output) ?? undefined, {
-        timeoutMs: 300_000,
-      });
+    const { waitFor } = run;
 
     await waitFor(/✓ consumers running/);
     const [, endpoint] = await waitFor(/export AWS_ENDPOINT_URL=(\S+)/);
@@ -172,34 +157,18 @@ describe("the packed package in a new user's own project", () => {
     );
     expect(lines).toBe("o-1\n");
     await waitFor(/billing ✓1 /);
-    expect(output).not.toMatch(/NodeVersionSupportWarning|end of support|Cannot find/i);
+    expect(run.output()).not.toMatch(/NodeVersionSupportWarning|end of support|Cannot find/i);
 
     // Ctrl-C: the terminal signals the whole foreground process group.
-    killGroup(child.pid as number, "SIGINT");
-    expect(["SIGINT", "130"]).toContain(await exited);
+    signalGroup(run.child.pid as number, "SIGINT");
+    // npx itself dies of the SIGINT; the command under it exits 130, as a shell reports an interrupted job.
+    expect([130, "SIGINT"]).toContain(await run.exited);
     await eventually(
       "no process of the run left",
-      async () => (groupAlive(child.pid as number) ? undefined : true),
+      async () => (groupAlive(run.child.pid as number) ? undefined : true),
       {
         timeoutMs: 60_000,
       },
     );
   });
 });
-
-function killGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

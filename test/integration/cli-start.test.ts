@@ -2,7 +2,6 @@
  * `serverless-broker start` on an app of your own (a plain CDK app here): applied with a summary, its
  * consumers run, a status line per consumer group shows what they processed, and Ctrl-C stops it.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand } from "@aws-sdk/client-sns";
@@ -11,12 +10,10 @@ import { copyFixtureApp } from "../support/app-copy.js";
 import { eventually } from "../support/eventually.js";
 import { uniqueName } from "../support/names.js";
 import { dynamodb, sns } from "../support/resources.js";
+import { killStarted, startProcess } from "../support/running-process.js";
 
 const main = fileURLToPath(new URL("../../infra/cli/main.ts", import.meta.url));
-const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) child.kill("SIGKILL");
-});
+afterEach(killStarted);
 
 describe("serverless-broker start", () => {
   it("runs the app of the current directory until Ctrl-C, with a summary and a live line per group", {
@@ -24,27 +21,16 @@ describe("serverless-broker start", () => {
   }, async () => {
     const app = copyFixtureApp("plain-cdk-app");
     const stackName = uniqueName("PlainStart");
-    const child = spawn(process.execPath, ["--import", "tsx", main, "start"], {
+    const run = startProcess(process.execPath, ["--import", "tsx", main, "start"], {
       cwd: app,
       env: { ...process.env, PLAIN_APP_STACK: stackName },
-      stdio: ["ignore", "pipe", "pipe"],
+      waitTimeoutMs: 90_000,
     });
-    running.push(child);
-    let output = "";
-    child.stdout?.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.stderr?.on("data", (chunk) => {
-      output += chunk;
-    });
-    const exited = new Promise<number | null>((done) => child.on("exit", done));
-    const waitFor = (pattern: RegExp) =>
-      eventually(`output matching ${pattern}`, async () => pattern.exec(output) ?? undefined, {
-        timeoutMs: 90_000,
-      });
+    const { waitFor } = run;
 
     await waitFor(/✓ consumers running/);
     const [, topicArn] = await waitFor(/ {2}TopicArn = (\S+)/);
+    const output = run.output();
     expect(output).toMatch(/created \d+, skipped \d+ \(not emulated: .*AWS::S3::Bucket 1/);
     expect(output).not.toContain("  + AWS::SQS::Queue"); // the per-resource list is --verbose's
     expect(output).not.toMatch(/NodeDeprecationWarning|end of support/i);
@@ -67,7 +53,7 @@ describe("serverless-broker start", () => {
     });
     await waitFor(/Writer\w* ✓\d+ ↻\d+ dlq 0 lag \d+ · AlwaysFails/);
 
-    child.kill("SIGINT");
-    expect(await exited).toBe(130);
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(130);
   });
 });

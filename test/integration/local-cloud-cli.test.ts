@@ -2,49 +2,21 @@
  * `npm run local` as a user meets it: what it prints, what it serves, what it leaves behind when stopped,
  * and what it says when the machine is not ready for it. Each test runs its own local cloud on free ports.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
+import { killStarted, type RunningProcess, startProcess } from "../support/running-process.js";
 
 const CLI = ["--import", "tsx", "infra/local/cli/local.ts"];
-const running: ChildProcess[] = [];
+afterEach(killStarted);
 
-afterEach(() => {
-  for (const child of running.splice(0)) if (child.pid) killGroup(child.pid, "SIGKILL");
-});
+type CliRun = RunningProcess;
 
-interface CliRun {
-  readonly child: ChildProcess;
-  output(): string;
-  waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-}
-
-function runCli(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): CliRun {
-  const child = spawn(command, args, { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  running.push(child);
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return {
-    child,
-    output: () => output,
-    exited,
-    waitFor: (pattern) =>
-      eventually(`output matching ${pattern}`, async () => pattern.exec(output) ?? undefined, {
-        timeoutMs: 60_000,
-      }),
-  };
-}
+const runCli = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env): CliRun =>
+  startProcess(command, args, { env });
 
 const isAlive = (pid: number) => {
   try {
@@ -54,14 +26,6 @@ const isAlive = (pid: number) => {
     return false;
   }
 };
-
-function killGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // gone already
-  }
-}
 
 /** Waits for the ready banner and returns the endpoint and the emulators' pids it lists. */
 async function whenReady(run: CliRun) {
