@@ -12,7 +12,6 @@ import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { App, Duration, Stack } from "aws-cdk-lib";
 import { Code, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda";
-import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MessageBroker } from "../../infra/constructs/message-broker.js";
 import { type AppliedStack, applyTemplate } from "../../infra/local/apply/apply-template.js";
@@ -24,6 +23,7 @@ import { DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
 import { synthBrokerApp } from "../support/broker-app.js";
 import { runCli } from "../support/cli.js";
 import { envelopeBody } from "../support/lambda-events.js";
+import { bundleHandler } from "../support/local-functions.js";
 import { uniqueName } from "../support/names.js";
 import { dynamodb, kinesis } from "../support/resources.js";
 
@@ -52,18 +52,7 @@ const cli = (...args: string[]) =>
 
 async function bundle(guard: "dynamoDbDedup" | "kinesisCheckpoints"): Promise<string> {
   const codeDir = mkdtempSync(join(dir, `${guard}-`));
-  writeFileSync(join(codeDir, "handler.ts"), handlerSource(guard));
-  await build({
-    entryPoints: [join(codeDir, "handler.ts")],
-    outfile: join(codeDir, "index.js"),
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    external: ["@aws-sdk/*"],
-    logLevel: "silent",
-  });
-  writeFileSync(join(codeDir, "package.json"), '{ "type": "commonjs" }\n');
+  await bundleHandler(codeDir, handlerSource(guard));
   return codeDir;
 }
 

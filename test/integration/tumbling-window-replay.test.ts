@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
-import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { envelopeBody } from "../support/lambda-events.js";
-import { runOnKinesis } from "../support/local-functions.js";
+import { bundleHandler, runOnKinesis } from "../support/local-functions.js";
 import { Cleanup, createDedupTable, createStream, kinesis } from "../support/resources.js";
 
 const cleanup = new Cleanup();
@@ -60,18 +59,7 @@ describe("a tumbling window over key-ordered, deduplicated records, played by th
     writeFileSync(out, "");
     writeFileSync(`${out}.runs`, "");
     writeFileSync(`${out}.ends`, "");
-    writeFileSync(join(dir, "handler.ts"), handlerSource);
-    await build({
-      entryPoints: [join(dir, "handler.ts")],
-      outfile: join(dir, "index.js"),
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      target: "node20",
-      external: ["@aws-sdk/*"],
-      logLevel: "silent",
-    });
-    writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
+    await bundleHandler(dir, handlerSource);
 
     const sales = [
       { id: "a1", key: "a", amount: 1 },

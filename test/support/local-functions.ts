@@ -2,14 +2,35 @@
  * Runs a test's own function on the local runner as `startLocalRun` would: a FunctionHost for it and a
  * StreamPoller playing a Kinesis event source mapping to it, both stopped by the cleanup.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { build } from "esbuild";
 import { settingsOf } from "../../infra/local/runner/event-sources/settings.js";
 import { KinesisShardSource } from "../../infra/local/runner/event-sources/shard-source.js";
 import { StreamPoller } from "../../infra/local/runner/event-sources/stream-poller.js";
 import { FunctionHost } from "../../infra/local/runner/function-host.js";
 import { type Cleanup, kinesis } from "./resources.js";
+
+/**
+ * Writes a handler's TypeScript source to `dir/handler.ts` and bundles it to `dir/index.js` as
+ * NodejsFunction would (CommonJS, `@aws-sdk/*` left to the runtime), so the local runner loads it as Lambda.
+ */
+export async function bundleHandler(dir: string, source: string): Promise<void> {
+  writeFileSync(join(dir, "handler.ts"), source);
+  await build({
+    entryPoints: [join(dir, "handler.ts")],
+    outfile: join(dir, "index.js"),
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["@aws-sdk/*"],
+    logLevel: "silent",
+  });
+  writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
+}
 
 export interface TestFunction {
   /** Logical id and function name. */
