@@ -161,17 +161,20 @@ describe("serverless-broker replay", () => {
 
       const before = await rows(dedupTable());
       // --mode all: every record once more; the live rows (dedup claims, the checkpoint) are unchanged.
-      const all = await cli(
-        streamLogicalId(),
-        "--group",
-        group,
-        "--from-sequence",
-        from,
-        "--mode",
-        "all",
-        "--yes",
-        "--json",
-      );
+      const replayAll = (...flags: string[]) =>
+        cli(
+          streamLogicalId(),
+          "--group",
+          group,
+          "--from-sequence",
+          from,
+          "--mode",
+          "all",
+          ...flags,
+          "--yes",
+          "--json",
+        );
+      const all = await replayAll();
       expect(all.code, all.stderr).toBe(0);
       const report = JSON.parse(all.stdout);
       expect(report).toMatchObject({ read: 4, sent: 4, skipped: 0, failed: 0, mode: "all" });
@@ -185,19 +188,7 @@ describe("serverless-broker replay", () => {
       expect(ownReplayRows.length).toBeGreaterThan(0);
 
       // Resuming the same replay (--replay-id) skips what it completed.
-      const resumed = await cli(
-        streamLogicalId(),
-        "--group",
-        group,
-        "--from-sequence",
-        from,
-        "--mode",
-        "all",
-        "--replay-id",
-        report.replayId,
-        "--yes",
-        "--json",
-      );
+      const resumed = await replayAll("--replay-id", report.replayId);
       expect(JSON.parse(resumed.stdout)).toMatchObject({ sent: 0, skipped: 4 });
       expect(runs(group)).toHaveLength(8);
     },
