@@ -303,12 +303,13 @@ async function deliverBatch(
       Records: pending.map((record) => toKinesisRecord(record, where.sourceArn, where.shardId, where.region)),
     };
     const result = await invoker.invoke(event);
-    if (result.summary) skipped += result.summary.skipped;
-    else summaries = false;
     if (!result.ok) {
+      // The whole batch comes again: what this attempt skipped is counted by the attempt that succeeds.
       why = result.error;
       continue;
     }
+    if (result.summary) skipped += result.summary.skipped;
+    else summaries = false;
     const failures = (
       (result.response as { batchItemFailures?: Array<{ itemIdentifier?: string }> } | null)
         ?.batchItemFailures ?? []
@@ -324,7 +325,8 @@ async function deliverBatch(
   }
   return {
     acknowledged,
-    skipped,
+    // A record skipped past a reported failure is skipped again on the retry: never more than were acknowledged.
+    skipped: Math.min(skipped, acknowledged),
     summaries,
     ...(lastAcknowledged ? { lastAcknowledged } : {}),
     ...(pending.length > 0 ? { failedAt: pending[0]?.SequenceNumber as string, why } : {}),

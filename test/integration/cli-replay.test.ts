@@ -20,6 +20,7 @@ import { openBroker } from "../../infra/ops/broker.js";
 import { type FunctionInvoker, replayStream } from "../../infra/ops/replay.js";
 import { readTopology } from "../../infra/ops/topology.js";
 import { DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
+import type { BatchSummary } from "../../lambdas/runtime/consumers/observability.js";
 import { synthBrokerApp } from "../support/broker-app.js";
 import { runCli } from "../support/cli.js";
 import { envelopeBody } from "../support/lambda-events.js";
@@ -262,6 +263,48 @@ describe("serverless-broker replay", () => {
       expect(report.stopped).toEqual([
         expect.objectContaining({ sequenceNumber: sequences[3], why: expect.stringContaining("reported") }),
       ]);
+    } finally {
+      broker.close();
+    }
+  });
+
+  it("counts a skipped record once when its batch comes again after a function error", async () => {
+    const broker = await openBroker({
+      assemblyDir: assembly,
+      endpoint: process.env.AWS_ENDPOINT_URL as string,
+    });
+    // The function skips all four (its guard completed them) but times out once before answering.
+    let invocations = 0;
+    const summary = (skipped: number): BatchSummary => ({
+      group: "ledger",
+      source: "kinesis",
+      received: 4,
+      processed: 0,
+      skipped,
+      failed: 0,
+      heldBack: 0,
+      deadLettered: 0,
+      deadLetterReasons: {},
+      payloadMismatches: 0,
+      durationMs: 1,
+    });
+    const invoker: FunctionInvoker = {
+      invoke: async () =>
+        ++invocations === 1
+          ? { ok: false, error: "Task timed out", summary: summary(4) }
+          : { ok: true, response: { batchItemFailures: [] }, summary: summary(4) },
+      close: async () => {},
+    };
+    try {
+      const report = await replayStream(broker, {
+        stream: streamLogicalId(),
+        group: "ledger",
+        from: { sequence: sequences[0] as string },
+        mode: "missing",
+        invoker,
+      });
+      expect(invocations).toBe(2);
+      expect(report).toMatchObject({ read: 4, sent: 0, skipped: 4, failed: 0 });
     } finally {
       broker.close();
     }
