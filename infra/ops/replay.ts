@@ -4,7 +4,6 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type _Record as KinesisRecord,
-  ListShardsCommand,
 } from "@aws-sdk/client-kinesis";
 import { REPLAY_MARKER } from "../../lambdas/runtime/constants.js";
 import type { BatchSummary } from "../../lambdas/runtime/consumers/observability.js";
@@ -12,6 +11,7 @@ import { toKinesisRecord } from "../local/runner/lambda-event-shapes.js";
 import type { Broker } from "./broker.js";
 import { OpsError } from "./errors.js";
 import { openFunctionInvoker } from "./function-invoker.js";
+import { listShardIds } from "./shards.js";
 import { findGroup, type GroupNode } from "./topology.js";
 
 /** A position in a stream: an arrival time, or a sequence number (compared within each shard). */
@@ -136,7 +136,7 @@ export async function replayStream(broker: Broker, options: ReplayOptions): Prom
   const lastDelivered: Record<string, string> = {};
   const stopped: Array<{ shardId: string; sequenceNumber: string; why: string }> = [];
   try {
-    for (const shardId of await listShards(broker, streamName)) {
+    for (const shardId of await listShardIds(kinesis, streamName)) {
       const progress = { shardId, read: 0, sent: 0, skipped: 0, failed: 0 } as {
         -readonly [K in keyof ReplayProgress]: ReplayProgress[K];
       };
@@ -213,19 +213,6 @@ function streamOf(group: GroupNode): string {
       "Replay takes a Kinesis stream and one of its groups, or an SNS FIFO topic with an archive (on AWS).",
     );
   return group.source.stream;
-}
-
-async function listShards(broker: Broker, streamName: string): Promise<string[]> {
-  const shards: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await broker.clients.kinesis.send(
-      new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: streamName }),
-    );
-    for (const shard of page.Shards ?? []) if (shard.ShardId) shards.push(shard.ShardId);
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return shards;
 }
 
 const before = (a: string, b: string) => BigInt(a) < BigInt(b);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from "@aws-sdk/client-kinesis";
+import { GetRecordsCommand, GetShardIteratorCommand } from "@aws-sdk/client-kinesis";
 import { SubscribeCommand, UnsubscribeCommand } from "@aws-sdk/client-sns";
 import {
   CreateQueueCommand,
@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Broker } from "./broker.js";
 import { OpsError } from "./errors.js";
+import { listShardIds } from "./shards.js";
 
 /** One message seen going by. */
 export interface TailedMessage {
@@ -98,7 +99,8 @@ async function tailTopic(
       QueueName: queueName,
       Attributes: {
         ...(topic.fifo ? { FifoQueue: "true" } : {}),
-        // Gone by itself after a minute if tail is killed before it cleans up.
+        // SQS's shortest retention: should tail be killed before it cleans up (SIGKILL, a lost machine),
+        // what the queue holds expires within a minute; the queue and its subscription stay until removed.
         MessageRetentionPeriod: "60",
       },
     }),
@@ -225,17 +227,12 @@ async function tailStream(
 ): Promise<TailReport> {
   const { kinesis } = broker.clients;
   const streamName = await broker.physicalId(stream.stackName, stream.logicalId);
-  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
   const iterators = new Map<string, string | undefined>();
-  for (const shard of Shards) {
+  for (const shardId of await listShardIds(kinesis, streamName)) {
     const { ShardIterator } = await kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: streamName,
-        ShardId: shard.ShardId as string,
-        ShardIteratorType: "LATEST",
-      }),
+      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: "LATEST" }),
     );
-    iterators.set(shard.ShardId as string, ShardIterator);
+    iterators.set(shardId, ShardIterator);
   }
   options.onReady?.(`listening to ${stream.logicalId} from LATEST on ${iterators.size} shard(s)`);
   let seen = 0;
