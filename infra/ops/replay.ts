@@ -93,6 +93,19 @@ const MAX_RETRIES = 3;
  * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html
  */
 const GET_RECORDS_INTERVAL_MS = 200;
+/**
+ * A synchronous invocation's payload is at most 6 MB, which is also what Lambda's event source puts in one
+ * batch: a batch ends before the records' JSON would pass it (base64 data plus the record's other fields).
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+const MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024 - 64 * 1024;
+const RECORD_ENVELOPE_BYTES = 600;
+
+function payloadBytes(record: KinesisRecord): number {
+  return (
+    Math.ceil((record.Data?.length ?? 0) / 3) * 4 + (record.PartitionKey?.length ?? 0) + RECORD_ENVELOPE_BYTES
+  );
+}
 
 /**
  * Delivers a stream's records from a position to a group's function with its batch semantics: the mapping's
@@ -141,6 +154,7 @@ export async function replayStream(broker: Broker, options: ReplayOptions): Prom
         -readonly [K in keyof ReplayProgress]: ReplayProgress[K];
       };
       let pending: KinesisRecord[] = [];
+      let pendingBytes = 0;
       let halted = false;
       const deliver = async (batch: KinesisRecord[]) => {
         if (!invoker) {
@@ -163,20 +177,27 @@ export async function replayStream(broker: Broker, options: ReplayOptions): Prom
           halted = true;
         }
       };
+      const flush = async () => {
+        await deliver(pending);
+        pending = [];
+        pendingBytes = 0;
+        options.onBatch?.({ ...progress });
+      };
       for await (const record of readShard(broker, streamName, shardId, options.from, to)) {
         progress.read += 1;
+        const bytes = payloadBytes(record);
+        if (pending.length > 0 && pendingBytes + bytes > MAX_BATCH_PAYLOAD_BYTES) {
+          await flush();
+          if (halted) break;
+        }
         pending.push(record);
+        pendingBytes += bytes;
         if (pending.length >= batchSize) {
-          await deliver(pending);
-          pending = [];
-          options.onBatch?.({ ...progress });
+          await flush();
           if (halted) break;
         }
       }
-      if (!halted && pending.length > 0) {
-        await deliver(pending);
-        options.onBatch?.({ ...progress });
-      }
+      if (!halted && pending.length > 0) await flush();
       totals.read += progress.read;
       totals.sent += progress.sent;
       totals.skipped += progress.skipped;

@@ -336,4 +336,52 @@ describe("serverless-broker replay", () => {
     expect(later.stderr).toContain("is in the future");
     expect(runs("ledger")).toHaveLength(before);
   });
+  it("ends a batch before Lambda's 6 MB invocation payload, as the event source does", async () => {
+    // Eight records of 900 KB (Kinesis takes up to 1 MiB a record, 5 MiB a PutRecords): 9.6 MB as base64.
+    const big = Array.from({ length: 8 }, (_, index) => ({
+      PartitionKey: "big",
+      Data: Buffer.from(envelopeBody({ id: `big${index}`, payload: { pad: "x".repeat(900_000) } })),
+    }));
+    const bigSequences: string[] = [];
+    for (const part of [big.slice(0, 4), big.slice(4)]) {
+      const { Records = [] } = await kinesis.send(
+        new PutRecordsCommand({
+          StreamName: applied.resources.get(streamLogicalId())?.ref as string,
+          Records: part,
+        }),
+      );
+      bigSequences.push(...Records.map((record) => record.SequenceNumber as string));
+    }
+    const broker = await openBroker({
+      assemblyDir: assembly,
+      endpoint: process.env.AWS_ENDPOINT_URL as string,
+    });
+    const payloads: Array<{ records: number; bytes: number }> = [];
+    const invoker: FunctionInvoker = {
+      invoke: async (event) => {
+        payloads.push({
+          records: (event as { Records: unknown[] }).Records.length,
+          bytes: Buffer.byteLength(JSON.stringify(event)),
+        });
+        return { ok: true, response: { batchItemFailures: [] } };
+      },
+      close: async () => {},
+    };
+    try {
+      const report = await replayStream(broker, {
+        stream: streamLogicalId(),
+        group: "ledger",
+        from: { sequence: bigSequences[0] as string },
+        to: { sequence: bigSequences[7] as string },
+        mode: "all",
+        invoker,
+      });
+      expect(report).toMatchObject({ read: 8, sent: 8, failed: 0 });
+      expect(payloads.length).toBeGreaterThan(1);
+      expect(payloads.reduce((sum, payload) => sum + payload.records, 0)).toBe(8);
+      for (const payload of payloads) expect(payload.bytes).toBeLessThan(6 * 1024 * 1024);
+    } finally {
+      broker.close();
+    }
+  });
 });

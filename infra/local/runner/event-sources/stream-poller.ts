@@ -198,6 +198,16 @@ export class StreamPoller {
       if (Date.now() >= deadline) break;
       if (read.records.length === 0) await sleep(IDLE_POLL_MS);
     }
+    const fitting = recordsWithinPayload(records);
+    if (fitting < records.length) {
+      // What did not fit is read again, from its first record, for the next batch.
+      const first = records[fitting] as ShardRecord;
+      next = await this.source.iterator(shardId, {
+        type: "AT_SEQUENCE_NUMBER",
+        sequenceNumber: first.sequenceNumber,
+      });
+      records.length = fitting;
+    }
     return { records, next };
   }
 
@@ -364,3 +374,18 @@ function laneOf(key: string, lanes: number): number {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Lambda puts at most 6 MB of records in one invocation, whatever the batch size (the invocation payload
+ * limit): https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html. At least one record goes.
+ */
+const MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024 - 64 * 1024;
+
+function recordsWithinPayload(records: readonly ShardRecord[]): number {
+  let bytes = 0;
+  for (let index = 0; index < records.length; index++) {
+    bytes += Buffer.byteLength(JSON.stringify((records[index] as ShardRecord).lambdaRecord)) + 1;
+    if (bytes > MAX_BATCH_PAYLOAD_BYTES) return Math.max(1, index);
+  }
+  return records.length;
+}
