@@ -12,7 +12,7 @@ export interface GuardedRecord {
   /** A hash of the message's content, to tell a replay from a different message reusing the id. */
   readonly fingerprint: string;
   readonly sourceRecordId: string;
-  /** Kinesis / DynamoDB Streams: the shard; SQS: undefined. */
+  /** Kinesis: the shard; undefined for DynamoDB Streams (their events do not name it) and SQS. */
   readonly shardId?: string;
   /** Sequence number on ordered streams. */
   readonly sequenceNumber?: string;

@@ -183,7 +183,9 @@ class DedupGuard implements ProcessingGuard {
           return;
         }
         admissions[index] = this.decideExisting(record, result.record);
-        if (admissions[index].kind === "retry-later" && record.shardId !== undefined) {
+        // Streams (Kinesis and DynamoDB Streams records carry a sequence number) retry a batch a finite
+        // number of times; SQS redelivers until maxReceiveCount and holds the message back meanwhile.
+        if (admissions[index].kind === "retry-later" && record.sequenceNumber !== undefined) {
           held.push({ claim, index, until: result.record.leaseExpiresAt ?? at });
         }
       });

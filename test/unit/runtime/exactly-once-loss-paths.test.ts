@@ -112,6 +112,30 @@ describe("defect 1: a held lease or claim on a stream", () => {
   });
 });
 
+describe("defect 1 on DynamoDB Streams, whose events name no shard", () => {
+  it("a dedup claim left behind on a table stream record is waited out, not answered 'retry later' until the retries run out", async () => {
+    const clock = new FakeClock();
+    const store = new InMemoryDedupStore();
+    const consumer = (handler: () => Promise<void> | void) =>
+      dynamoDbStreamConsumer({
+        group: "projector",
+        observer: new RecordingObserver(),
+        dedup: dynamoDbDedup({ store, now: clock.now, sleep: clock.sleep }),
+        handler,
+      });
+    const change = dynamodbRecord("100", { pk: "order-1", status: "paid" });
+    // An invocation that dies after claiming: its claim stays until its lease (20 s) ends.
+    void consumer(() => new Promise<void>(() => undefined))(dynamodbEvent(change), clock.invocation(20_000));
+    await new Promise((resolve) => setImmediate(resolve));
+    let ran = 0;
+    const response = await consumer(() => {
+      ran++;
+    })(dynamodbEvent(change), clock.invocation(30_000));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ran).toBe(1);
+  });
+});
+
 describe("defect 2: the outbox relay and rows that can never be published", () => {
   const TOPIC = "arn:aws:sns:us-east-1:000000000000:paid";
   const row = (sequence: string, envelope: string) =>
