@@ -13,9 +13,11 @@ import {
 } from "../consumers/observability.js";
 import { POISON_REASONS, PoisonMessageError, type PoisonReason } from "../errors.js";
 import type { PreparedMessage, Publisher } from "../producers/batch-publisher.js";
+import { PRECEDING_MESSAGE_FAILED } from "../producers/batch-sender.js";
 import type { PublishReport } from "../producers/publish-report.js";
 import { StreamPublisher } from "../producers/stream-publisher.js";
 import { TopicPublisher } from "../producers/topic-publisher.js";
+import type { RetryPolicy } from "../retry.js";
 import { type OutboxRow, outboxRowOf } from "./outbox-row.js";
 
 export interface OutboxRelayOptions {
@@ -28,6 +30,11 @@ export interface OutboxRelayOptions {
   readonly deadLetterQueueUrl?: string;
   /** Replaces the SQS dead-letter queue (tests, other destinations). */
   readonly deadLetterSink?: DeadLetterSink;
+  /**
+   * How the publishers retry a batch's transient failures within the invocation before the rows come back
+   * to Lambda (from the first failed one). @default - 8 attempts in all, full-jitter backoff from 25 ms up to 2 s
+   */
+  readonly retry?: Partial<RetryPolicy>;
 }
 
 interface PendingRow {
@@ -63,10 +70,12 @@ export function outboxRelay(
           ? new TopicPublisher({
               topicArn: row.destination.topicArn,
               ...(options.snsClient ? { client: options.snsClient } : {}),
+              ...(options.retry ? { retry: options.retry } : {}),
             })
           : new StreamPublisher({
               streamName: row.destination.streamName,
               ...(options.kinesisClient ? { client: options.kinesisClient } : {}),
+              ...(options.retry ? { retry: options.retry } : {}),
             });
       publishers.set(name, publisher);
     }
@@ -82,21 +91,16 @@ export function outboxRelay(
     let relayed = 0;
     const byDestination = new Map<Publisher, PendingRow[]>();
 
-    /** A row no retry can publish: dead-letter it with its reason so that the stream moves on. */
-    const giveUp = async (
-      position: number,
-      reason: PoisonReason,
-      detail: string,
-      body: string,
-      id?: string,
-    ) => {
-      const record = records[position] as DynamoDBRecord;
-      if (await deadLetter(record, reason, detail, body, id)) {
-        deadLettered++;
-        reasons[reason] = (reasons[reason] ?? 0) + 1;
-      } else {
-        failed[position] = true;
-      }
+    /** Rows no retry can publish: dead-lettered with their reason once the batch's first failure is known. */
+    const unpublishable: Array<{
+      position: number;
+      reason: PoisonReason;
+      detail: string;
+      body: string;
+      id?: string;
+    }> = [];
+    const giveUp = (position: number, reason: PoisonReason, detail: string, body: string, id?: string) => {
+      unpublishable.push({ position, reason, detail, body, ...(id ? { id } : {}) });
     };
 
     for (const [position, record] of records.entries()) {
@@ -104,7 +108,7 @@ export function outboxRelay(
       try {
         row = rowOf(record);
       } catch (error) {
-        await giveUp(
+        giveUp(
           position,
           error instanceof PoisonMessageError ? error.reason : POISON_REASONS.notJson,
           `unreadable outbox row: ${describeError(error)}`,
@@ -120,7 +124,7 @@ export function outboxRelay(
         pending.prepared = publisher.prepare(row.envelope);
       } catch (error) {
         // A row that can never be published (a FIFO topic and no key, say): dead-letter it, keep going.
-        await giveUp(
+        giveUp(
           position,
           POISON_REASONS.rejectedByDestination,
           describeError(error),
@@ -136,26 +140,32 @@ export function outboxRelay(
 
     await Promise.all(
       [...byDestination].map(async ([publisher, rows]) => {
-        let report: PublishReport;
-        try {
-          report = await publisher.publishPrepared(
-            rows.map((pending) => pending.prepared as PreparedMessage),
-          );
-        } catch (error) {
-          logger.error("could not publish outbox rows", {
-            destination: publisher.destination,
-            error: describeError(error),
-          });
-          for (const pending of rows) failed[pending.position] = true;
-          return;
-        }
-        await Promise.all(
-          report.results.map(async (result, index) => {
-            const pending = rows[index] as PendingRow;
+        // On an ordered destination the rows of a key behind one it refused for good are held back by the
+        // publisher; that row is dead-lettered, so they go again, in order, within this invocation.
+        for (let sending = rows; sending.length > 0; ) {
+          let report: PublishReport;
+          try {
+            report = await publisher.publishPrepared(
+              sending.map((pending) => pending.prepared as PreparedMessage),
+            );
+          } catch (error) {
+            logger.error("could not publish outbox rows", {
+              destination: publisher.destination,
+              error: describeError(error),
+            });
+            for (const pending of sending) failed[pending.position] = true;
+            return;
+          }
+          const heldBack: PendingRow[] = [];
+          const keysFailed = new Set<string>();
+          report.results.forEach((result, index) => {
+            const pending = sending[index] as PendingRow;
             if (result.status === "published") {
               relayed++;
+            } else if (result.error?.code === PRECEDING_MESSAGE_FAILED) {
+              heldBack.push(pending);
             } else if (result.error?.retryable === false) {
-              await giveUp(
+              giveUp(
                 pending.position,
                 result.error.code === "MessageTooLarge"
                   ? POISON_REASONS.tooLarge
@@ -166,11 +176,37 @@ export function outboxRelay(
               );
             } else {
               failed[pending.position] = true;
+              keysFailed.add(pending.row.envelope.key ?? pending.row.envelope.id);
             }
-          }),
-        );
+          });
+          // Held back behind a transient failure: they come back with it (below).
+          sending = heldBack.filter((pending) => {
+            const behindTransient = keysFailed.has(pending.row.envelope.key ?? pending.row.envelope.id);
+            if (behindTransient) failed[pending.position] = true;
+            return !behindTransient;
+          });
+        }
       }),
     );
+
+    // A row past the batch's first transient failure comes back with it (Lambda resumes from the lowest):
+    // it is dead-lettered then, in order, rather than now and again on every retry.
+    let firstTransient = failed.indexOf(true);
+    for (const row of unpublishable.sort((a, b) => a.position - b.position)) {
+      if (firstTransient >= 0 && row.position > firstTransient) {
+        failed[row.position] = true;
+        continue;
+      }
+      if (
+        await deadLetter(records[row.position] as DynamoDBRecord, row.reason, row.detail, row.body, row.id)
+      ) {
+        deadLettered++;
+        reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
+      } else {
+        failed[row.position] = true;
+        if (firstTransient < 0) firstTransient = row.position;
+      }
+    }
 
     // A transient failure: that row and every later one come back (Lambda resumes from the lowest), so
     // no row of a key is published before an earlier one of the same key.

@@ -48,12 +48,15 @@ export async function sendInBatches<TEntry, TReceipt>(
 ): Promise<SentOutcome<TReceipt>[]> {
   const outcomes = new Array<SentOutcome<TReceipt> | undefined>(entries.length);
   const attempts = new Array<number>(entries.length).fill(0);
-  const blockedKeys = new Set<string>();
+  /** Per order key, the first of its entries that failed for good: the ones after it are not sent. */
+  const blockedFrom = new Map<string, number>();
   let pending: number[] = [];
 
   const settle = (index: number, outcome: EntryOutcome<TReceipt>) => {
     outcomes[index] = { ...outcome, attempts: attempts[index] ?? 0 };
-    if (!outcome.ok && entries[index]?.orderKey !== undefined) blockedKeys.add(entries[index].orderKey);
+    const key = entries[index]?.orderKey;
+    if (!outcome.ok && key !== undefined)
+      blockedFrom.set(key, Math.min(blockedFrom.get(key) ?? index, index));
   };
 
   for (const [index, entry] of entries.entries()) {
@@ -70,7 +73,7 @@ export async function sendInBatches<TEntry, TReceipt>(
   }
 
   while (pending.length > 0) {
-    pending = failBehindBlockedKeys(pending, entries, blockedKeys, settle);
+    pending = failBehindBlockedKeys(pending, entries, blockedFrom, settle);
     const round = planRound(pending, entries, limits);
     if (round.length === 0) break;
     const results = await Promise.all(
@@ -110,21 +113,25 @@ const missingOutcome: EntryOutcome<never> = {
 };
 const missingOutcomeWithAttempts: SentOutcome<never> = { ...missingOutcome, retryable: false, attempts: 0 };
 
+/** The code of an entry not sent because an earlier one of its key failed: it can be sent again later. */
+export const PRECEDING_MESSAGE_FAILED = "PrecedingMessageFailed";
+
 /** Entries behind a failed entry of the same key are not sent: that would write them out of order. */
 function failBehindBlockedKeys<TEntry, TReceipt>(
   pending: number[],
   entries: readonly OutgoingEntry<TEntry>[],
-  blockedKeys: ReadonlySet<string>,
+  blockedFrom: ReadonlyMap<string, number>,
   settle: (index: number, outcome: EntryOutcome<TReceipt>) => void,
 ): number[] {
-  if (blockedKeys.size === 0) return pending;
+  if (blockedFrom.size === 0) return pending;
   return pending.filter((index) => {
     const key = entries[index]?.orderKey;
-    if (key === undefined || !blockedKeys.has(key)) return true;
+    const failedAt = key === undefined ? undefined : blockedFrom.get(key);
+    if (failedAt === undefined || index < failedAt) return true;
     settle(index, {
       ok: false,
       retryable: false,
-      code: "PrecedingMessageFailed",
+      code: PRECEDING_MESSAGE_FAILED,
       message: `an earlier message with key "${key}" failed, so this one was not sent (to keep their order)`,
     });
     return false;

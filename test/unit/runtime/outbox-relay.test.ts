@@ -46,6 +46,7 @@ function relay(sns = fakeSns(), options: { deadLetters?: RecordingDeadLetters | 
   const handler = outboxRelay({
     snsClient: sns as never,
     observer,
+    retry: { baseDelayMs: 1, maxDelayMs: 2 },
     ...(deadLetters ? { deadLetterSink: deadLetters } : {}),
     ...(options.group ? { group: options.group } : {}),
   });
@@ -232,5 +233,59 @@ describe("the outbox relay", () => {
     expect(deadLetters?.letters[0]?.detail).toMatch(/^unreadable outbox row: /);
     expect(JSON.parse(deadLetters?.letters[0]?.body ?? "")).toMatchObject({ pk: { S: "outbox#x" } });
     expect(deadLetters?.letters[0]).not.toHaveProperty("messageId");
+  });
+});
+
+describe("outbox relay: rows that can never be published among rows that can", () => {
+  const FIFO = "arn:aws:sns:us-east-1:000000000000:paid.fifo";
+  const row = (sequence: string, id: string, payload: unknown = { id }, topicArn = FIFO) =>
+    dynamodbRecord(sequence, {
+      pk: `outbox#${id}`,
+      topicArn,
+      envelope: JSON.stringify(createEnvelope({ id, type: "order.paid", key: "customer-1", payload })),
+    });
+
+  it("on a FIFO topic, publishes the rows of a key behind one it dead-letters, in order, in the same invocation", async () => {
+    const { handler, sns, deadLetters } = relay(
+      fakeSns((ids) =>
+        ids.includes("refused")
+          ? [{ id: "refused", Code: "InvalidParameter", SenderFault: true, Message: "bad attribute" }]
+          : [],
+      ),
+    );
+    const response = await handler(
+      dynamodbEvent(row("1", "first"), row("2", "refused"), row("3", "after"), row("4", "last")),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(deadLetters?.letters.map((letter) => [letter.messageId, letter.reason])).toEqual([
+      ["refused", "rejected-by-destination"],
+    ]);
+    expect(
+      publishedIds(sns)
+        .flat()
+        .filter((id) => id !== "refused"),
+    ).toEqual(["first", "after", "last"]);
+  });
+
+  it("dead-letters a row past a transient failure once, when Lambda's retry brings it back", async () => {
+    let throttled = 8; // the publisher's attempts: the first row comes back to Lambda
+    const { handler, deadLetters } = relay(
+      fakeSns((ids) =>
+        ids.includes("flaky") && throttled-- > 0
+          ? [{ id: "flaky", Code: "InternalError", SenderFault: false, Message: "try again" }]
+          : [],
+      ),
+    );
+    const batch = dynamodbEvent(row("1", "flaky", {}, PAID), row("2", "big", "x".repeat(300_000), PAID));
+    expect((await handler(batch)).batchItemFailures).toEqual([
+      { itemIdentifier: "1" },
+      { itemIdentifier: "2" },
+    ]);
+    expect(deadLetters?.letters).toEqual([]);
+    expect((await handler(batch)).batchItemFailures).toEqual([]);
+    expect(deadLetters?.letters.map((letter) => [letter.messageId, letter.reason])).toEqual([
+      ["big", "too-large"],
+    ]);
   });
 });

@@ -223,6 +223,23 @@ describe("TopicPublisher", () => {
       expect(client.calls.flatMap((call) => idsOf(call.PublishBatchRequestEntries))).toEqual(["m0"]);
     });
 
+    it("still sends the messages of a group ahead of one too large to send", async () => {
+      const client = sns(() => false);
+      const publisher = new TopicPublisher({ topicArn: FIFO_TOPIC, client: client as unknown as SNSClient });
+      const report = await publisher.publishSettled([
+        { id: "m0", type: "order.placed", key: "a", payload: {} },
+        { id: "big", type: "order.placed", key: "a", payload: "x".repeat(300_000) },
+        { id: "m2", type: "order.placed", key: "a", payload: {} },
+      ]);
+
+      expect(report.results.map((result) => result.error?.code ?? result.status)).toEqual([
+        "published",
+        "MessageTooLarge",
+        "PrecedingMessageFailed",
+      ]);
+      expect(client.calls.flatMap((call) => idsOf(call.PublishBatchRequestEntries))).toEqual(["m0"]);
+    });
+
     it("refuses a message without a key before sending anything", async () => {
       const client = sns(() => false);
       const publisher = new TopicPublisher({ topicArn: FIFO_TOPIC, client: client as unknown as SNSClient });
