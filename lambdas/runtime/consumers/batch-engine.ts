@@ -47,12 +47,17 @@ export interface BatchResult {
 }
 
 const RUN: Admission = { kind: "run" };
+/** Outcomes that send a record back to its source. */
+const REDELIVERED = new Set<RecordOutcome["kind"]>(["failed", "not-run", "held-back"]);
+/** Holds the place of an outcome decided after the batch's lanes have run. */
+const DEFERRED: RecordOutcome = { kind: "not-run", blockedBy: "" };
 
 /**
  * The one batch engine behind every consumer wrapper. Records of a lane run one at a time in order; after
  * a failure the rest of that lane is reported failed without running, so nothing is processed out of
  * order; other lanes carry on. Poison (unreadable input, or a handler's PoisonMessageError) goes to the
- * dead-letter sink with its reason and does not stop its lane. What failed comes back as batchItemFailures.
+ * dead-letter sink with its reason and does not stop its lane (on a stream, unreadable input past the batch's
+ * first failure waits for the retry that sends it again). What failed comes back as batchItemFailures.
  */
 export async function processBatch<TMessage>(
   records: readonly EngineRecord<TMessage>[],
@@ -121,6 +126,9 @@ export async function processBatch<TMessage>(
     }
   };
 
+  /** Unreadable records of a stream batch, dead-lettered after the lanes have run. */
+  const unreadableOnStream: number[] = [];
+
   const isFinalAttempt = (record: EngineRecord<TMessage>) =>
     config.maxAttempts !== undefined && record.attempt !== undefined && record.attempt >= config.maxAttempts;
 
@@ -144,6 +152,11 @@ export async function processBatch<TMessage>(
         return { kind: "held-back", reason: admission.reason };
       }
     } else if (!content.ok) {
+      if (record.sequenceNumber !== undefined) {
+        // Decided once the batch's first failure is known (below).
+        unreadableOnStream.push(index);
+        return DEFERRED;
+      }
       return deadLetter(index, content.reason, content.detail);
     } else if (admission.kind === "poison") {
       return deadLetter(index, admission.reason, admission.detail);
@@ -203,6 +216,24 @@ export async function processBatch<TMessage>(
       }
     }
   });
+
+  // A stream retries from the batch's first failure and sends every record after it again: an unreadable
+  // record past that point is dead-lettered when it comes back in order, not now and again on each retry.
+  let firstRedelivered = outcomes.findIndex(
+    (outcome) => REDELIVERED.has(outcome.kind) && outcome !== DEFERRED,
+  );
+  for (const index of unreadableOnStream.sort((a, b) => a - b)) {
+    const content = decoded[index] as Decoded<TMessage> & { ok: false };
+    if (firstRedelivered >= 0 && index > firstRedelivered) {
+      outcomes[index] = {
+        kind: "not-run",
+        blockedBy: (records[firstRedelivered] as EngineRecord<TMessage>).itemIdentifier,
+      };
+      continue;
+    }
+    outcomes[index] = await deadLetter(index, content.reason, content.detail);
+    if (outcomes[index]?.kind === "failed" && firstRedelivered < 0) firstRedelivered = index;
+  }
 
   if (config.guard) {
     await config.guard.settle(
@@ -328,9 +359,8 @@ function finish<TMessage>(
     if (outcome.kind === "dead-lettered")
       deadLetterReasons[outcome.reason] = (deadLetterReasons[outcome.reason] ?? 0) + 1;
   }
-  const redelivered = new Set<RecordOutcome["kind"]>(["failed", "not-run", "held-back"]);
   const batchItemFailures = records
-    .filter((_, index) => redelivered.has((outcomes[index] as RecordOutcome).kind))
+    .filter((_, index) => REDELIVERED.has((outcomes[index] as RecordOutcome).kind))
     .map((record) => ({ itemIdentifier: record.itemIdentifier }));
   const summary: BatchSummary = {
     group: config.group,

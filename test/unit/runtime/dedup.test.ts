@@ -411,10 +411,34 @@ describe("kinesisCheckpoints", () => {
     const replay = consumer(store, clock, undefined, "key");
     await replay.handler(batch);
 
-    expect(firstResponse.batchItemFailures).toEqual([{ itemIdentifier: "100" }]);
-    expect(first.deadLetters.letters.map((letter) => letter.reason)).toEqual(["not-json"]);
-    expect(replay.deadLetters.letters).toEqual([]);
+    // Past the failure it waits for the retry, which sends it again: dead-lettered there, in order.
+    expect(firstResponse.batchItemFailures).toEqual([{ itemIdentifier: "100" }, { itemIdentifier: "101" }]);
+    expect(first.deadLetters.letters).toEqual([]);
+    expect(replay.deadLetters.letters.map((letter) => letter.reason)).toEqual(["not-json"]);
     expect(replay.ran).toEqual(["a"]);
+  });
+
+  it("with per-message dedup too, a malformed record past a failure is dead-lettered once across Lambda's retry", async () => {
+    const store = new InMemoryDedupStore();
+    const deadLetters = new RecordingDeadLetters();
+    let failures = 1;
+    const handler = kinesisConsumer({
+      group: "ledger",
+      ordering: "key",
+      observer: new RecordingObserver(),
+      deadLetterSink: deadLetters,
+      dedup: dynamoDbDedup({ store }),
+      handler: (message: MessageEnvelope) => {
+        if (message.id === "a" && failures-- > 0) throw new Error("downstream 503");
+      },
+    });
+    const batch = kinesisEvent(
+      record("a", "100", "k1"),
+      kinesisRecord({ partitionKey: "k2", sequenceNumber: "101", data: "<not json/>" }),
+    );
+    await handler(batch);
+    expect((await handler(batch)).batchItemFailures).toEqual([]);
+    expect(deadLetters.letters.map((letter) => letter.sourceRecordId)).toEqual(["101"]);
   });
 
   it("makes a second worker on the shard retry later while the first holds the lease, and ignores a stale worker's commit", async () => {
