@@ -71,13 +71,16 @@ export class DynamoDbDedupStore implements DedupStore {
                 fingerprint: s(claim.fingerprint),
                 [TTL]: n(claim.expiresAt),
               },
-              // New; or a claim whose lease ran out (its worker died); or a record past its retention.
+              // New; or a claim on the same content whose lease ran out (its worker died: a message reusing
+              // the id with other content is told apart, since that worker may have had its effect); or a
+              // record past its retention.
               ConditionExpression:
-                "attribute_not_exists(#pk) OR (#status = :inProgress AND #lease < :now) OR #ttl < :nowSeconds",
-              ExpressionAttributeNames: pick(NAMES, "#pk", "#status", "#lease", "#ttl"),
+                "attribute_not_exists(#pk) OR (#status = :inProgress AND #lease < :now AND #fingerprint = :fingerprint) OR #ttl < :nowSeconds",
+              ExpressionAttributeNames: pick(NAMES, "#pk", "#status", "#lease", "#fingerprint", "#ttl"),
               ExpressionAttributeValues: {
                 ":inProgress": s("IN_PROGRESS"),
                 ":now": n(now),
+                ":fingerprint": s(claim.fingerprint),
                 ":nowSeconds": n(Math.floor(now / 1000)),
               },
               // A duplicate costs no second read: the refusal carries the existing record.

@@ -36,7 +36,9 @@ export class InMemoryDedupStore implements DedupStore {
       const existing = this.records.get(claim.key);
       const free =
         !existing ||
-        (existing.status === "IN_PROGRESS" && (existing.leaseExpiresAt ?? 0) < now) ||
+        (existing.status === "IN_PROGRESS" &&
+          (existing.leaseExpiresAt ?? 0) < now &&
+          existing.fingerprint === claim.fingerprint) ||
         existing.expiresAt < Math.floor(now / 1000);
       if (!free) return { outcome: "exists", record: existing };
       this.records.set(claim.key, { ...claim, status: "IN_PROGRESS" });

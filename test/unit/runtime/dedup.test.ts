@@ -282,7 +282,7 @@ describe("dynamoDbDedup", () => {
             [
               {
                 key: "billing#m1",
-                fingerprint: "x",
+                fingerprint: store.records.get("billing#m1")?.fingerprint ?? "",
                 token: "other",
                 leaseExpiresAt: clock.ms + 60_000,
                 expiresAt: 9e9,

@@ -53,7 +53,7 @@ const claim = {
 };
 
 describe("claiming a message", () => {
-  it("writes an IN_PROGRESS record only if none exists, its lease ran out, or it is past retention", async () => {
+  it("writes an IN_PROGRESS record only if none exists, a claim on the same content ran out of lease, or it is past retention", async () => {
     const { client, store } = storeAnswering(() => ({}));
 
     expect(await store.claim([claim], NOW)).toEqual([{ outcome: "claimed" }]);
@@ -70,16 +70,18 @@ describe("claiming a message", () => {
         expiresAt: { N: "1800100000" },
       },
       ConditionExpression:
-        "attribute_not_exists(#pk) OR (#status = :inProgress AND #lease < :now) OR #ttl < :nowSeconds",
+        "attribute_not_exists(#pk) OR (#status = :inProgress AND #lease < :now AND #fingerprint = :fingerprint) OR #ttl < :nowSeconds",
       ExpressionAttributeNames: {
         "#pk": "pk",
         "#status": "status",
         "#lease": "leaseExpiresAt",
+        "#fingerprint": "fingerprint",
         "#ttl": "expiresAt",
       },
       ExpressionAttributeValues: {
         ":inProgress": { S: "IN_PROGRESS" },
         ":now": { N: String(NOW) },
+        ":fingerprint": { S: "fp1" },
         ":nowSeconds": { N: "1800000000" },
       },
       ReturnValuesOnConditionCheckFailure: "ALL_OLD",
