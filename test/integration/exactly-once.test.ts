@@ -21,6 +21,7 @@ import { DynamoDbDedupStore } from "../../lambdas/runtime/dedup/dynamodb-dedup-s
 import type { MessageEnvelope } from "../../lambdas/runtime/envelope.js";
 import { TransactionCancelledError } from "../../lambdas/runtime/errors.js";
 import { outboxRelay } from "../../lambdas/runtime/outbox/outbox-relay.js";
+import { eventually } from "../support/eventually.js";
 import { envelopeBody, kinesisEvent, kinesisRecord, sqsEvent, sqsRecord } from "../support/lambda-events.js";
 import { RecordingDeadLetters, RecordingObserver } from "../support/recording.js";
 import {
@@ -232,6 +233,42 @@ describe("dynamoDbDedup on DynamoDB", () => {
     clock.advance(10_000);
     expect((await takeover.handler(sqsEvent(record))).batchItemFailures).toEqual([]);
     expect(await effectsOf(effectsTable, "lease-1")).toBe(1);
+  });
+
+  it("lets only the same content take over a crashed worker's claim: other content reusing the id is a payload mismatch", async () => {
+    const { tableName } = await createDedupTable(cleanup, "eo-lease-content");
+    const clock = new Clock();
+    const client = new DynamoDBClient({});
+    const deadLetters = new RecordingDeadLetters();
+    const ran: number[] = [];
+    const consumer = (handler: (message: MessageEnvelope<{ n: number }>) => Promise<void> | void) =>
+      sqsConsumer<{ n: number }>({
+        group: "billing",
+        observer: new RecordingObserver(),
+        deadLetterSink: deadLetters,
+        dedup: dynamoDbDedup({ tableName, client, now: clock.now }),
+        handler,
+      });
+    // A worker claims reuse-1 (n = 1), has its side effect and dies: its claim stays until its lease ends.
+    void consumer(never)(sqsEvent(order("reuse-1", 1)), lambdaContext(10_000));
+    await eventually("the dying worker's claim", async () => {
+      const { Item } = await client.send(
+        new GetItemCommand({
+          TableName: tableName,
+          Key: { [DEDUP_TABLE.partitionKey]: { S: "billing#reuse-1" } },
+        }),
+      );
+      return Item;
+    });
+    clock.advance(11_000);
+
+    const survivor = consumer((message) => {
+      ran.push(message.payload.n);
+    });
+    expect((await survivor(sqsEvent(order("reuse-1", 2)))).batchItemFailures).toEqual([]);
+    expect(deadLetters.letters.map((letter) => letter.reason)).toEqual(["payload-mismatch"]);
+    expect((await survivor(sqsEvent(order("reuse-1", 1)))).batchItemFailures).toEqual([]);
+    expect(ran).toEqual([1]);
   });
 
   describe("a worker dying between its side effect and its completion", () => {

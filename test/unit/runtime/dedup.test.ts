@@ -184,6 +184,24 @@ describe("dynamoDbDedup", () => {
     expect(store.records.get("billing#m2")?.token).toBe("new");
   });
 
+  it("does not let other content take over a claim whose worker died, since that worker may have had its effect", async () => {
+    const store = new InMemoryDedupStore();
+    const clock = new Clock();
+    // A worker claims m1 (n = 1), has its side effect and dies before completing: its lease runs out.
+    const dying = worker(store, clock, { handler: () => new Promise<void>(() => undefined) });
+    void dying.handler(sqsEvent(message("m1", 1)), lambdaContext(10_000));
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(11_000);
+
+    const other = worker(store, clock);
+    await other.handler(sqsEvent(message("m1", 2)), lambdaContext(10_000));
+    expect(other.ran).toEqual([]);
+    expect(other.deadLetters.letters.map((letter) => letter.reason)).toEqual(["payload-mismatch"]);
+    // Its own redelivery takes the claim over and runs again (plain mode's at-least-once window).
+    await other.handler(sqsEvent(message("m1", 1)), lambdaContext(10_000));
+    expect(other.ran).toEqual(["m1"]);
+  });
+
   it("treats the same id with different content as poison by default, and reports it", async () => {
     const store = new InMemoryDedupStore();
     const { handler, deadLetters, observer, ran } = worker(store, new Clock());
