@@ -23,6 +23,7 @@ import { InMemoryDedupStore } from "../../lambdas/runtime/dedup/memory-dedup-sto
 import { createEnvelope, type MessageEnvelope } from "../../lambdas/runtime/envelope.js";
 import { ConfigurationError } from "../../lambdas/runtime/errors.js";
 import { outboxRelay } from "../../lambdas/runtime/outbox/outbox-relay.js";
+import { TopicPublisher } from "../../lambdas/runtime/producers/topic-publisher.js";
 import { DEFAULT_RETRY_POLICY } from "../../lambdas/runtime/retry.js";
 import { FakeClient } from "../support/fake-clients.js";
 import { FakeClock } from "../support/fake-clock.js";
@@ -769,6 +770,97 @@ describe("the outbox relay, through the model of a DynamoDB stream", () => {
               const first = [...new Set(published)].filter((id) => order.includes(id));
               expect(first).toEqual(order);
             }
+          }
+        }),
+        { numRuns: runs(300), seed: SEED },
+      );
+    },
+    TIMEOUT_MS,
+  );
+});
+
+describe("a publisher to a FIFO topic", () => {
+  const scenario = fc.array(
+    fc.record({
+      key: fc.constantFrom(...KEYS),
+      kind: fc.constantFrom("ok", "ok", "ok", "too-large", "refused", "flaky"),
+    }),
+    { minLength: 1, maxLength: 25 },
+  );
+
+  it(
+    "sends every message not behind one of its key that failed for good, in order per key, and says why for the rest",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(scenario, async (messages) => {
+          const published: string[] = [];
+          const transient = new Map(
+            messages.map((message, index) => [`m${index}`, message.kind === "flaky" ? 2 : 0]),
+          );
+          const sns = new FakeClient<PublishBatchCommandInput>((input) => {
+            const entries = input.PublishBatchRequestEntries ?? [];
+            const failed: Array<{ Id: string; Code: string; SenderFault: boolean; Message: string }> = [];
+            for (const entry of entries) {
+              const envelope = JSON.parse(entry.Message ?? "") as MessageEnvelope;
+              const left = transient.get(envelope.id) ?? 0;
+              if (envelope.type === "refused") {
+                failed.push({
+                  Id: entry.Id ?? "",
+                  Code: "InvalidParameter",
+                  SenderFault: true,
+                  Message: "no",
+                });
+              } else if (left > 0) {
+                transient.set(envelope.id, left - 1);
+                failed.push({
+                  Id: entry.Id ?? "",
+                  Code: "InternalError",
+                  SenderFault: false,
+                  Message: "again",
+                });
+              } else {
+                published.push(envelope.id);
+              }
+            }
+            return {
+              Successful: entries
+                .filter((entry) => !failed.some((failure) => failure.Id === entry.Id))
+                .map((entry) => ({ Id: entry.Id, MessageId: `sns-${entry.Id}`, SequenceNumber: "1" })),
+              Failed: failed,
+            };
+          });
+          const publisher = new TopicPublisher({
+            topicArn: "arn:aws:sns:us-east-1:000000000000:orders.fifo",
+            client: sns as never,
+            retry: { baseDelayMs: 0, maxDelayMs: 0 },
+          });
+          const report = await publisher.publishSettled(
+            messages.map((message, index) => ({
+              id: `m${index}`,
+              type: message.kind,
+              key: message.key,
+              payload: message.kind === "too-large" ? "x".repeat(300_000) : { index },
+            })),
+          );
+
+          const failedForGood = new Set(
+            messages.flatMap((message, index) =>
+              message.kind === "too-large" || message.kind === "refused" ? [index] : [],
+            ),
+          );
+          messages.forEach((message, index) => {
+            const behind = [...failedForGood].some(
+              (failed) => failed < index && messages[failed]?.key === message.key,
+            );
+            const result = report.results[index];
+            if (failedForGood.has(index)) expect(result?.status).toBe("failed");
+            else if (behind) expect(result?.error?.code).toBe("PrecedingMessageFailed");
+            else expect(result?.status, `m${index}`).toBe("published");
+          });
+          for (const key of KEYS) {
+            const ofKey = messages.flatMap((message, index) => (message.key === key ? [`m${index}`] : []));
+            const order = published.filter((id) => ofKey.includes(id));
+            expect(order).toEqual(ofKey.filter((id) => order.includes(id)));
           }
         }),
         { numRuns: runs(300), seed: SEED },
