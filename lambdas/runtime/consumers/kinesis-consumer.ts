@@ -76,12 +76,15 @@ export function kinesisConsumer<
       shardId,
       sequenceNumber,
       original: body === undefined ? { body: data, encoding: "base64" } : { body },
-      decode: async () =>
+      decode: () =>
         body === undefined
           ? { ok: false, reason: POISON_REASONS.notJson, detail: "the record's data is not UTF-8 text" }
           : decodeEnvelope(body, decoding, {
               id: record.eventID,
-              occurredAt: new Date(record.kinesis.approximateArrivalTimestamp * 1000).toISOString(),
+              // Read only for the json format: most records never pay for the date.
+              get occurredAt() {
+                return new Date(record.kinesis.approximateArrivalTimestamp * 1000).toISOString();
+              },
               key: partitionKey,
             }),
     };

@@ -69,7 +69,10 @@ export function sqsConsumer<
       decode: () =>
         decodeEnvelope(record.body, decoding, {
           id: record.messageId,
-          occurredAt: new Date(Number(record.attributes.SentTimestamp) || Date.now()).toISOString(),
+          // Read only for the json format: most records never pay for the date.
+          get occurredAt() {
+            return new Date(Number(record.attributes.SentTimestamp) || Date.now()).toISOString();
+          },
           ...(groupId ? { key: groupId } : {}),
           ...(type ? { type } : {}),
         }),
