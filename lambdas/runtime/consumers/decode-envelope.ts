@@ -93,7 +93,7 @@ export function decodeEnvelope<TPayload>(
   }
 
   if (decoding.schema) return validated(envelope, decoding.schema);
-  return decodedEnvelope(envelope as MessageEnvelope<TPayload>);
+  return new DecodedEnvelope(envelope as MessageEnvelope<TPayload>);
 }
 
 async function validated<TPayload>(
@@ -102,18 +102,23 @@ async function validated<TPayload>(
 ): Promise<Decoded<MessageEnvelope<TPayload>>> {
   const result = await validate(schema, envelope.payload);
   if (!result.ok) return poison(POISON_REASONS.schemaMismatch, result.issues, envelope.id);
-  return decodedEnvelope({ ...envelope, payload: result.value });
+  return new DecodedEnvelope({ ...envelope, payload: result.value });
 }
 
-function decodedEnvelope<TPayload>(decoded: MessageEnvelope<TPayload>): Decoded<MessageEnvelope<TPayload>> {
-  return {
-    ok: true,
-    message: decoded,
-    messageId: decoded.id,
-    // What makes two messages the same: type, key and payload (not occurredAt, which a resend may change).
-    fingerprint: () =>
-      fingerprintOf(`${decoded.type}\n${decoded.key ?? ""}\n${JSON.stringify(decoded.payload)}`),
-  };
+/** A readable envelope (a class: its fingerprint is a method, not a closure made for every record). */
+class DecodedEnvelope<TPayload> {
+  readonly ok = true;
+  readonly messageId: string;
+
+  constructor(readonly message: MessageEnvelope<TPayload>) {
+    this.messageId = message.id;
+  }
+
+  /** What makes two messages the same: type, key and payload (not occurredAt, which a resend may change). */
+  fingerprint(): string {
+    const { type, key, payload } = this.message;
+    return fingerprintOf(`${type}\n${key ?? ""}\n${JSON.stringify(payload)}`);
+  }
 }
 
 /** A short hash of some content (base64url, 132 bits). */
