@@ -1,3 +1,5 @@
+import { cpus, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
@@ -302,4 +304,21 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
   return chunks;
+}
+
+// The overhead section alone (it needs no local cloud): `node --import tsx test/bench/consumers.ts`.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  const { renderTable } = await import("../../infra/local/demo/table.js");
+  console.log(
+    `## Consumer wrapper overhead on ${cpus().length} cores, Node ${process.version}, load ${loadavg()[0]?.toFixed(2)}: no-op handler, 1,000-record batches (median of 30)`,
+  );
+  const rows = await benchmarkOverhead();
+  console.log(
+    renderTable(
+      ["wrapper", "records per batch", "µs per record"],
+      rows.map((row) => [row.wrapper, row.recordsPerBatch, row.microsecondsPerRecord.toFixed(2)]),
+    ),
+  );
 }

@@ -47,6 +47,7 @@ export interface BatchResult {
 }
 
 const RUN: Admission = { kind: "run" };
+const PROCESSED: RecordOutcome = { kind: "processed" };
 /** Outcomes that send a record back to its source. */
 const REDELIVERED = new Set<RecordOutcome["kind"]>(["failed", "not-run", "held-back"]);
 /** Holds the place of an outcome decided after the batch's lanes have run. */
@@ -66,13 +67,16 @@ export async function processBatch<TMessage>(
 ): Promise<BatchResult> {
   const started = performance.now();
   const batch: BatchInfo = { group: config.group, source: records[0]?.source ?? "", lambdaContext };
-  const decoded = await Promise.all(records.map((record) => record.decode()));
-  const guarded = decoded.map((content, index) => {
-    const record = records[index] as EngineRecord<TMessage>;
-    if (!config.guard) return undefined;
-    if (content.ok) return toGuarded(record, content);
-    return config.guard.followsUndecodable ? toGuardedUndecodable(record) : undefined;
-  });
+  const decoded = await decodeAll(records);
+  const guard = config.guard;
+  // Without a guard nothing is guarded: an empty list, read as undefined at every index.
+  const guarded: Array<GuardedRecord | undefined> = guard
+    ? decoded.map((content, index) => {
+        const record = records[index] as EngineRecord<TMessage>;
+        if (content.ok) return toGuarded(record, content);
+        return guard.followsUndecodable ? toGuardedUndecodable(record) : undefined;
+      })
+    : [];
   const outcomes = new Array<RecordOutcome>(records.length);
 
   let admissions: Array<Admission | undefined>;
@@ -132,54 +136,9 @@ export async function processBatch<TMessage>(
   const isFinalAttempt = (record: EngineRecord<TMessage>) =>
     config.maxAttempts !== undefined && record.attempt !== undefined && record.attempt >= config.maxAttempts;
 
-  const processOne = async (index: number): Promise<RecordOutcome> => {
+  /** A failure of the record's run: dead-lettered on its last attempt, else reported for redelivery. */
+  const failed = (index: number, failure: unknown): RecordOutcome | Promise<RecordOutcome> => {
     const record = records[index] as EngineRecord<TMessage>;
-    const content = decoded[index] as Decoded<TMessage>;
-    const admission = admissions[index] ?? RUN;
-    if (admission.kind === "skip") return { kind: "skipped", reason: admission.reason };
-    let failure: unknown;
-    if (admission.kind === "retry-later") {
-      if (isFinalAttempt(record)) {
-        failure = admission.reason;
-      } else {
-        config.observer.recordHeldBack?.({
-          group: config.group,
-          sourceRecordId: record.itemIdentifier,
-          messageId: content.messageId,
-          attempt: record.attempt,
-          reason: admission.reason,
-        });
-        return { kind: "held-back", reason: admission.reason };
-      }
-    } else if (!content.ok) {
-      if (record.sequenceNumber !== undefined) {
-        // Decided once the batch's first failure is known (below).
-        unreadableOnStream.push(index);
-        return DEFERRED;
-      }
-      return deadLetter(index, content.reason, content.detail);
-    } else if (admission.kind === "poison") {
-      return deadLetter(index, admission.reason, admission.detail);
-    } else {
-      const context: Omit<HandlerContext, "transaction"> = {
-        group: config.group,
-        attempt: record.attempt,
-        sourceRecordId: record.itemIdentifier,
-        lambdaContext,
-        logger: config.logger,
-      };
-      const invoke = async (extras: Pick<HandlerContext, "transaction">) => {
-        await config.handler(content.message, { ...context, ...extras });
-      };
-      try {
-        if (config.guard && guarded[index]) await config.guard.run(guarded[index], admission, invoke);
-        else await invoke({ transaction: undefined });
-        return { kind: "processed" };
-      } catch (error) {
-        if (error instanceof PoisonMessageError) return deadLetter(index, error.reason, error.message);
-        failure = error;
-      }
-    }
     if (isFinalAttempt(record)) {
       return deadLetter(
         index,
@@ -190,32 +149,118 @@ export async function processBatch<TMessage>(
     config.observer.recordFailed({
       group: config.group,
       sourceRecordId: record.itemIdentifier,
-      messageId: content.messageId,
+      messageId: (decoded[index] as Decoded<TMessage>).messageId,
       attempt: record.attempt,
       error: failure,
     });
     return { kind: "failed", error: describeError(failure) };
   };
 
-  await forEachConcurrently(lanesOf(records), config.concurrency, async (lane) => {
-    let blockedBy: string | undefined;
-    for (const index of lane) {
-      const record = records[index] as EngineRecord<TMessage>;
-      if (blockedBy === undefined) {
-        outcomes[index] = await processOne(index);
-        const kind = outcomes[index]?.kind;
-        if (kind === "failed" || kind === "held-back") blockedBy = record.itemIdentifier;
-      } else if (isFinalAttempt(record)) {
-        outcomes[index] = await deadLetter(
-          index,
-          POISON_REASONS.retriesExhausted,
-          `not run: the earlier message ${blockedBy} of its lane failed (attempt ${record.attempt} of ${config.maxAttempts})`,
-        );
-      } else {
-        outcomes[index] = { kind: "not-run", blockedBy };
-      }
+  const handlerFailed = (index: number, error: unknown): RecordOutcome | Promise<RecordOutcome> =>
+    error instanceof PoisonMessageError
+      ? deadLetter(index, error.reason, error.message)
+      : failed(index, error);
+
+  /**
+   * One record's outcome; synchronous when nothing on its path is (a synchronous handler, no guard, no
+   * dead letter), so that a batch of no-op handlers allocates no promise per record.
+   */
+  const processOne = (index: number): RecordOutcome | Promise<RecordOutcome> => {
+    const record = records[index] as EngineRecord<TMessage>;
+    const content = decoded[index] as Decoded<TMessage>;
+    const admission = admissions[index] ?? RUN;
+    if (admission.kind === "skip") return { kind: "skipped", reason: admission.reason };
+    if (admission.kind === "retry-later") {
+      if (isFinalAttempt(record)) return failed(index, admission.reason);
+      config.observer.recordHeldBack?.({
+        group: config.group,
+        sourceRecordId: record.itemIdentifier,
+        messageId: content.messageId,
+        attempt: record.attempt,
+        reason: admission.reason,
+      });
+      return { kind: "held-back", reason: admission.reason };
     }
-  });
+    if (!content.ok) {
+      if (record.sequenceNumber === undefined) return deadLetter(index, content.reason, content.detail);
+      // Decided once the batch's first failure is known (below).
+      unreadableOnStream.push(index);
+      return DEFERRED;
+    }
+    if (admission.kind === "poison") return deadLetter(index, admission.reason, admission.detail);
+    const context: HandlerContext = {
+      group: config.group,
+      attempt: record.attempt,
+      sourceRecordId: record.itemIdentifier,
+      lambdaContext,
+      logger: config.logger,
+      transaction: undefined,
+    };
+    let running: unknown;
+    try {
+      const guardedRecord = guarded[index];
+      running =
+        guard && guardedRecord
+          ? guard.run(guardedRecord, admission, async (extras) => {
+              await config.handler(content.message, { ...context, ...extras });
+            })
+          : config.handler(content.message, context);
+    } catch (error) {
+      return handlerFailed(index, error);
+    }
+    if (!isThenable(running)) return PROCESSED;
+    return Promise.resolve(running).then(
+      () => PROCESSED,
+      (error: unknown) => handlerFailed(index, error),
+    );
+  };
+
+  /** The next record of a lane: run, or, behind a failure of its lane, not run (dead-lettered if last). */
+  const outcomeOf = (index: number, blockedBy: string | undefined) => {
+    if (blockedBy === undefined) return processOne(index);
+    const record = records[index] as EngineRecord<TMessage>;
+    if (!isFinalAttempt(record)) return { kind: "not-run", blockedBy } as const;
+    return deadLetter(
+      index,
+      POISON_REASONS.retriesExhausted,
+      `not run: the earlier message ${blockedBy} of its lane failed (attempt ${record.attempt} of ${config.maxAttempts})`,
+    );
+  };
+  /** Records the outcome; returns what blocks the rest of the lane, if anything. */
+  const settle = (index: number, outcome: RecordOutcome, blockedBy: string | undefined) => {
+    outcomes[index] = outcome;
+    if (blockedBy !== undefined) return blockedBy;
+    return outcome.kind === "failed" || outcome.kind === "held-back"
+      ? (records[index] as EngineRecord<TMessage>).itemIdentifier
+      : undefined;
+  };
+  /** Runs a lane synchronously until a record's outcome is a promise, then awaits the rest in order. */
+  const runLane = (lane: readonly number[]): Promise<void> | undefined => {
+    let blockedBy: string | undefined;
+    for (let position = 0; position < lane.length; position++) {
+      const index = lane[position] as number;
+      const outcome = outcomeOf(index, blockedBy);
+      if (outcome instanceof Promise) return finishLane(lane, position, outcome, blockedBy);
+      blockedBy = settle(index, outcome, blockedBy);
+    }
+    return undefined;
+  };
+  const finishLane = async (
+    lane: readonly number[],
+    position: number,
+    pending: Promise<RecordOutcome>,
+    blocked: string | undefined,
+  ) => {
+    let blockedBy = settle(lane[position] as number, await pending, blocked);
+    for (let next = position + 1; next < lane.length; next++) {
+      const index = lane[next] as number;
+      let outcome = outcomeOf(index, blockedBy);
+      if (outcome instanceof Promise) outcome = await outcome;
+      blockedBy = settle(index, outcome, blockedBy);
+    }
+  };
+
+  await forEachConcurrently(lanesOf(records), config.concurrency, runLane);
 
   // A stream retries from the batch's first failure and sends every record after it again: an unreadable
   // record past that point is dead-lettered when it comes back in order, not now and again on each retry.
@@ -252,6 +297,24 @@ export async function processBatch<TMessage>(
     );
   }
   return finish(records, outcomes, admissions, config, batch, started);
+}
+
+/** Every record's content; awaited only where a decode needed a promise (schema validation). */
+async function decodeAll<TMessage>(records: readonly EngineRecord<TMessage>[]): Promise<Decoded<TMessage>[]> {
+  const decoded = new Array<Decoded<TMessage> | Promise<Decoded<TMessage>>>(records.length);
+  let pending = false;
+  for (let index = 0; index < records.length; index++) {
+    const content = (records[index] as EngineRecord<TMessage>).decode();
+    if (content instanceof Promise) pending = true;
+    decoded[index] = content;
+  }
+  return pending ? Promise.all(decoded) : (decoded as Decoded<TMessage>[]);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function"
+  );
 }
 
 async function admit(
@@ -353,26 +416,50 @@ function finish<TMessage>(
   batch: BatchInfo,
   started: number,
 ): BatchResult {
-  const count = (kind: RecordOutcome["kind"]) => outcomes.filter((outcome) => outcome.kind === kind).length;
+  // One pass: the counts, the reasons and the records to redeliver (failed, not run, held back), in order.
+  let processed = 0;
+  let skipped = 0;
+  let failed = 0;
+  let heldBack = 0;
+  let deadLettered = 0;
   const deadLetterReasons: Partial<Record<PoisonReason, number>> = {};
-  for (const outcome of outcomes) {
-    if (outcome.kind === "dead-lettered")
-      deadLetterReasons[outcome.reason] = (deadLetterReasons[outcome.reason] ?? 0) + 1;
+  const batchItemFailures: Array<{ itemIdentifier: string }> = [];
+  for (let index = 0; index < records.length; index++) {
+    const outcome = outcomes[index] as RecordOutcome;
+    switch (outcome.kind) {
+      case "processed":
+        processed++;
+        continue;
+      case "skipped":
+        skipped++;
+        continue;
+      case "dead-lettered":
+        deadLettered++;
+        deadLetterReasons[outcome.reason] = (deadLetterReasons[outcome.reason] ?? 0) + 1;
+        continue;
+      case "failed":
+      case "not-run":
+        failed++;
+        break;
+      case "held-back":
+        heldBack++;
+        break;
+    }
+    batchItemFailures.push({ itemIdentifier: (records[index] as EngineRecord<TMessage>).itemIdentifier });
   }
-  const batchItemFailures = records
-    .filter((_, index) => REDELIVERED.has((outcomes[index] as RecordOutcome).kind))
-    .map((record) => ({ itemIdentifier: record.itemIdentifier }));
+  let payloadMismatches = 0;
+  for (const admission of admissions) if (admission?.payloadMismatch) payloadMismatches++;
   const summary: BatchSummary = {
     group: config.group,
     source: batch.source,
     received: records.length,
-    processed: count("processed"),
-    skipped: count("skipped"),
-    failed: count("failed") + count("not-run"),
-    heldBack: count("held-back"),
-    deadLettered: count("dead-lettered"),
+    processed,
+    skipped,
+    failed,
+    heldBack,
+    deadLettered,
     deadLetterReasons,
-    payloadMismatches: admissions.filter((admission) => admission?.payloadMismatch).length,
+    payloadMismatches,
     durationMs: Math.round((performance.now() - started) * 100) / 100,
   };
   config.observer.batchCompleted(summary);

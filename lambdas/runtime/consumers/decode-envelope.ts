@@ -39,13 +39,16 @@ export interface EnvelopeFallback {
 /**
  * Turns a body into a typed envelope, or says why it is poison: too large, not JSON, not an envelope, or
  * not what the schema expects. An SNS notification (subscription without raw delivery) is unwrapped.
+ * Synchronous unless there is a schema (a Standard Schema validator may answer with a promise): a batch of
+ * a thousand records does not pay for a thousand promises it does not need.
  */
-export async function decodeEnvelope<TPayload>(
+export function decodeEnvelope<TPayload>(
   body: string,
   decoding: EnvelopeDecoding<TPayload>,
   fallback: EnvelopeFallback,
-): Promise<Decoded<MessageEnvelope<TPayload>>> {
-  const bytes = Buffer.byteLength(body);
+): Decoded<MessageEnvelope<TPayload>> | Promise<Decoded<MessageEnvelope<TPayload>>> {
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit: a body that short cannot be over, and is not measured.
+  const bytes = body.length * 3 <= decoding.maxBodyBytes ? 0 : Buffer.byteLength(body);
   if (bytes > decoding.maxBodyBytes) {
     return poison(
       POISON_REASONS.tooLarge,
@@ -89,20 +92,33 @@ export async function decodeEnvelope<TPayload>(
     );
   }
 
-  if (decoding.schema) {
-    const result = await validate(decoding.schema, envelope.payload);
-    if (!result.ok) return poison(POISON_REASONS.schemaMismatch, result.issues, envelope.id);
-    envelope = { ...envelope, payload: result.value };
+  if (decoding.schema) return validated(envelope, decoding.schema);
+  return new DecodedEnvelope(envelope as MessageEnvelope<TPayload>);
+}
+
+async function validated<TPayload>(
+  envelope: MessageEnvelope,
+  schema: StandardSchemaV1<unknown, TPayload>,
+): Promise<Decoded<MessageEnvelope<TPayload>>> {
+  const result = await validate(schema, envelope.payload);
+  if (!result.ok) return poison(POISON_REASONS.schemaMismatch, result.issues, envelope.id);
+  return new DecodedEnvelope({ ...envelope, payload: result.value });
+}
+
+/** A readable envelope (a class: its fingerprint is a method, not a closure made for every record). */
+class DecodedEnvelope<TPayload> {
+  readonly ok = true;
+  readonly messageId: string;
+
+  constructor(readonly message: MessageEnvelope<TPayload>) {
+    this.messageId = message.id;
   }
-  const decoded = envelope;
-  return {
-    ok: true,
-    message: decoded as MessageEnvelope<TPayload>,
-    messageId: decoded.id,
-    // What makes two messages the same: type, key and payload (not occurredAt, which a resend may change).
-    fingerprint: () =>
-      fingerprintOf(`${decoded.type}\n${decoded.key ?? ""}\n${JSON.stringify(decoded.payload)}`),
-  };
+
+  /** What makes two messages the same: type, key and payload (not occurredAt, which a resend may change). */
+  fingerprint(): string {
+    const { type, key, payload } = this.message;
+    return fingerprintOf(`${type}\n${key ?? ""}\n${JSON.stringify(payload)}`);
+  }
 }
 
 /** A short hash of some content (base64url, 132 bits). */

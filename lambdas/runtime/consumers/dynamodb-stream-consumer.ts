@@ -75,7 +75,7 @@ export function dynamoDbStreamConsumer<
       source: record.eventSourceARN ?? "",
       sequenceNumber,
       original: { body },
-      decode: async () => ({
+      decode: () => ({
         ok: true,
         messageId: record.eventID ?? sequenceNumber,
         fingerprint: () => fingerprintOf(body),

@@ -35,5 +35,6 @@ export interface EngineRecord<TMessage> {
   readonly messageGroupId?: string;
   /** The body as delivered, for the dead-letter queue. */
   readonly original: { readonly body: string; readonly encoding?: "base64" };
-  readonly decode: () => Promise<Decoded<TMessage>>;
+  /** Synchronous where it can be (no schema): a promise only when validation needs one. */
+  readonly decode: () => Decoded<TMessage> | Promise<Decoded<TMessage>>;
 }

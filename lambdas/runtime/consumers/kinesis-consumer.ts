@@ -4,8 +4,13 @@ import type { MessageEnvelope } from "../envelope.js";
 import { POISON_REASONS } from "../errors.js";
 import { type BatchHandler, batchHandler } from "./batch-engine.js";
 import { type EnvelopeConsumerOptions, resolveConsumer } from "./consumer-options.js";
-import { decodeEnvelope, envelopeDecoding } from "./decode-envelope.js";
-import type { EngineRecord } from "./engine-record.js";
+import {
+  decodeEnvelope,
+  type EnvelopeDecoding,
+  type EnvelopeFallback,
+  envelopeDecoding,
+} from "./decode-envelope.js";
+import type { Decoded, EngineRecord } from "./engine-record.js";
 import type { MessageHandler } from "./handler-context.js";
 import { refusingWindows, type WindowOptions, windowed } from "./tumbling-window.js";
 
@@ -59,7 +64,33 @@ export function kinesisConsumer<
     maxAttempts: undefined,
   };
 
-  const toEngineRecord = (record: KinesisStreamRecord): EngineRecord<MessageEnvelope<TPayload>> => {
+  const toEngineRecord = (record: KinesisStreamRecord) => new KinesisEngineRecord(record, ordering, decoding);
+  const base = batchHandler<KinesisStreamEvent, KinesisStreamRecord, MessageEnvelope<TPayload>>(
+    config,
+    toEngineRecord,
+  );
+  return options.window
+    ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined)
+    : refusingWindows(base, "kinesisConsumer");
+}
+
+/** A Kinesis record as the engine sees it (a class: no closures made per record). */
+class KinesisEngineRecord<TPayload> implements EngineRecord<MessageEnvelope<TPayload>> {
+  readonly itemIdentifier: string;
+  readonly lane: string;
+  readonly attempt = undefined;
+  readonly source: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly original: { readonly body: string; readonly encoding?: "base64" };
+  /** The data as UTF-8 text; undefined when it is not. */
+  private readonly body: string | undefined;
+
+  constructor(
+    private readonly record: KinesisStreamRecord,
+    ordering: "shard" | "key",
+    private readonly decoding: EnvelopeDecoding<TPayload>,
+  ) {
     const { sequenceNumber, partitionKey, data } = record.kinesis;
     const shardId = record.eventID.slice(0, record.eventID.indexOf(":")) || record.eventID;
     let body: string | undefined;
@@ -68,29 +99,35 @@ export function kinesisConsumer<
     } catch {
       body = undefined;
     }
-    return {
-      itemIdentifier: sequenceNumber,
-      lane: ordering === "shard" ? shardId : partitionKey,
-      attempt: undefined,
-      source: record.eventSourceARN,
-      shardId,
-      sequenceNumber,
-      original: body === undefined ? { body: data, encoding: "base64" } : { body },
-      decode: async () =>
-        body === undefined
-          ? { ok: false, reason: POISON_REASONS.notJson, detail: "the record's data is not UTF-8 text" }
-          : decodeEnvelope(body, decoding, {
-              id: record.eventID,
-              occurredAt: new Date(record.kinesis.approximateArrivalTimestamp * 1000).toISOString(),
-              key: partitionKey,
-            }),
-    };
-  };
-  const base = batchHandler<KinesisStreamEvent, KinesisStreamRecord, MessageEnvelope<TPayload>>(
-    config,
-    toEngineRecord,
-  );
-  return options.window
-    ? windowed(base, toEngineRecord, options.window, resolved.guard !== undefined)
-    : refusingWindows(base, "kinesisConsumer");
+    this.body = body;
+    this.itemIdentifier = sequenceNumber;
+    this.lane = ordering === "shard" ? shardId : partitionKey;
+    this.source = record.eventSourceARN;
+    this.shardId = shardId;
+    this.sequenceNumber = sequenceNumber;
+    this.original = body === undefined ? { body: data, encoding: "base64" } : { body };
+  }
+
+  decode(): Decoded<MessageEnvelope<TPayload>> | Promise<Decoded<MessageEnvelope<TPayload>>> {
+    if (this.body === undefined)
+      return { ok: false, reason: POISON_REASONS.notJson, detail: "the record's data is not UTF-8 text" };
+    return decodeEnvelope(this.body, this.decoding, new KinesisFallback(this.record));
+  }
+}
+
+/** What the Kinesis record says of a plain-JSON message; the time is read only for the json format. */
+class KinesisFallback implements EnvelopeFallback {
+  constructor(private readonly record: KinesisStreamRecord) {}
+
+  get id() {
+    return this.record.eventID;
+  }
+
+  get occurredAt() {
+    return new Date(this.record.kinesis.approximateArrivalTimestamp * 1000).toISOString();
+  }
+
+  get key() {
+    return this.record.kinesis.partitionKey;
+  }
 }
