@@ -112,8 +112,8 @@ const DEFECTS: ReadonlyArray<{ name: string; edits: readonly Edit[] }> = [
     edits: [
       [
         `${R}consumers/batch-engine.ts`,
-        "if (record.sequenceNumber !== undefined) {\n        // Decided",
-        'if (record.sequenceNumber === "never") {\n        // Decided',
+        "if (record.sequenceNumber === undefined) return deadLetter(",
+        "if (record.sequenceNumber !== null) return deadLetter(",
       ],
     ],
   },
