@@ -114,6 +114,22 @@ function withEnvironment<T>(variables: Record<string, string>, build: () => T): 
   }
 }
 
+/** A property as a test: seeded, `casesInTests` cases in `npm test`, FUZZ_RUNS in `npm run fuzz`. */
+function holds<T>(
+  name: string,
+  arbitrary: fc.Arbitrary<T>,
+  check: (value: T) => Promise<void>,
+  casesInTests: number,
+): void {
+  it(
+    name,
+    async () => {
+      await fc.assert(fc.asyncProperty(arbitrary, check), { numRuns: runs(casesInTests), seed: SEED });
+    },
+    TIMEOUT_MS,
+  );
+}
+
 type StreamMode = "checkpoints" | "plain" | "transactional";
 const KEYS = ["k1", "k2", "k3"] as const;
 
@@ -323,23 +339,18 @@ describe("Kinesis and DynamoDB Streams shards, through the model of Lambda's str
     }
   }
 
-  it(
+  holds(
     "never drops a record, keeps order per key, runs effects within each mode's window, and refuses what it cannot guard",
-    async () => {
-      await fc.assert(fc.asyncProperty(scenario(), checkStream), { numRuns: runs(2000), seed: SEED });
-    },
-    TIMEOUT_MS,
+    scenario(),
+    checkStream,
+    2000,
   );
 
-  it(
+  holds(
     "with ordering by key on Kinesis, runs what finished past a failure once across Lambda's retry, whatever the id window, and dead-letters a malformed record once",
-    async () => {
-      await fc.assert(fc.asyncProperty(scenario({ kinesisByKey: true }), checkStream), {
-        numRuns: runs(1000),
-        seed: SEED,
-      });
-    },
-    TIMEOUT_MS,
+    scenario({ kinesisByKey: true }),
+    checkStream,
+    1000,
   );
 });
 
@@ -625,23 +636,18 @@ describe("SQS queue, through the model of Lambda's SQS event source", () => {
     }
   }
 
-  it(
+  holds(
     "never drops a message, never runs a transactional effect twice, retries what failed last, keeps FIFO order, and lets no fair-queue tenant block another",
-    async () => {
-      await fc.assert(fc.asyncProperty(scenario(), checkQueue), { numRuns: runs(2000), seed: SEED });
-    },
-    TIMEOUT_MS,
+    scenario(),
+    checkQueue,
+    2000,
   );
 
-  it(
+  holds(
     "never lets a message reusing an id with other content run in the place of a worker that died after its side effect",
-    async () => {
-      await fc.assert(fc.asyncProperty(scenario({ crashesAndReusedIds: true }), checkQueue), {
-        numRuns: runs(1000),
-        seed: SEED,
-      });
-    },
-    TIMEOUT_MS,
+    scenario({ crashesAndReusedIds: true }),
+    checkQueue,
+    1000,
   );
 });
 
