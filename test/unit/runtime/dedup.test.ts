@@ -202,6 +202,31 @@ describe("dynamoDbDedup", () => {
     expect(other.ran).toEqual(["m1"]);
   });
 
+  it("runs nothing and returns the whole batch when the dedup table cannot be reached", async () => {
+    const store = new InMemoryDedupStore();
+    store.claim = async () => {
+      throw Object.assign(new Error("User is not authorized to perform: dynamodb:PutItem"), {
+        name: "AccessDeniedException",
+      });
+    };
+    const { handler, ran, observer, deadLetters } = worker(store, new Clock());
+    const first = message("m1");
+    const second = message("m2");
+    const result = await handler.processEvent(sqsEvent(first, second));
+
+    expect(ran).toEqual([]);
+    expect(deadLetters.letters).toEqual([]);
+    expect(result.batchItemFailures).toEqual([
+      { itemIdentifier: first.messageId },
+      { itemIdentifier: second.messageId },
+    ]);
+    expect(result.outcomes[0]).toMatchObject({
+      kind: "failed",
+      error: expect.stringMatching(/not authorized/),
+    });
+    expect(observer.batches[0]).toMatchObject({ received: 2, failed: 2, processed: 0 });
+  });
+
   it("treats the same id with different content as poison by default, and reports it", async () => {
     const store = new InMemoryDedupStore();
     const { handler, deadLetters, observer, ran } = worker(store, new Clock());

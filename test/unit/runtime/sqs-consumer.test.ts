@@ -129,15 +129,15 @@ describe("sqsConsumer on a standard queue", () => {
     expect(observer.deadLetterFailures).toEqual(["poison"]);
   });
 
-  it("reports poison failed when no dead-letter queue is configured", async () => {
-    const handler = sqsConsumer({
-      group: "billing",
-      observer: new RecordingObserver(),
-      handler: () => undefined,
-    });
-    const response = await handler(sqsEvent(sqsRecord({ messageId: "poison", body: "nope" })));
+  it("reports poison failed when no dead-letter queue is configured, and says why", async () => {
+    const observer = new RecordingObserver();
+    const handler = sqsConsumer({ group: "billing", observer, handler: () => undefined });
+    const result = await handler.processEvent(sqsEvent(sqsRecord({ messageId: "poison", body: "nope" })));
 
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "poison" }]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: "poison" }]);
+    expect(result.outcomes[0]).toMatchObject({ kind: "failed", error: expect.stringMatching(/^not-json: /) });
+    expect(observer.deadLetterFailures).toEqual(["poison"]);
+    expect(observer.batches[0]).toMatchObject({ failed: 1, deadLettered: 0 });
   });
 
   it("on the queue's last receive, dead-letters a failing message with the error instead of losing the reason", async () => {
