@@ -176,12 +176,13 @@ export function outboxRelay(
               );
             } else {
               failed[pending.position] = true;
-              keysFailed.add(pending.row.envelope.key ?? pending.row.envelope.id);
+              const orderKey = pending.prepared?.orderKey;
+              if (orderKey !== undefined) keysFailed.add(orderKey);
             }
           });
           // Held back behind a transient failure: they come back with it (below).
           sending = heldBack.filter((pending) => {
-            const behindTransient = keysFailed.has(pending.row.envelope.key ?? pending.row.envelope.id);
+            const behindTransient = keysFailed.has(pending.prepared?.orderKey as string);
             if (behindTransient) failed[pending.position] = true;
             return !behindTransient;
           });
