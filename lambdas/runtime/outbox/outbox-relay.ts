@@ -14,7 +14,6 @@ import {
 import { POISON_REASONS, PoisonMessageError, type PoisonReason } from "../errors.js";
 import type { PreparedMessage, Publisher } from "../producers/batch-publisher.js";
 import { PRECEDING_MESSAGE_FAILED } from "../producers/batch-sender.js";
-import type { PublishReport } from "../producers/publish-report.js";
 import { StreamPublisher } from "../producers/stream-publisher.js";
 import { TopicPublisher } from "../producers/topic-publisher.js";
 import type { RetryPolicy } from "../retry.js";
@@ -143,19 +142,10 @@ export function outboxRelay(
         // On an ordered destination the rows of a key behind one it refused for good are held back by the
         // publisher; that row is dead-lettered, so they go again, in order, within this invocation.
         for (let sending = rows; sending.length > 0; ) {
-          let report: PublishReport;
-          try {
-            report = await publisher.publishPrepared(
-              sending.map((pending) => pending.prepared as PreparedMessage),
-            );
-          } catch (error) {
-            logger.error("could not publish outbox rows", {
-              destination: publisher.destination,
-              error: describeError(error),
-            });
-            for (const pending of sending) failed[pending.position] = true;
-            return;
-          }
+          // A publisher reports each entry's outcome, a failed call included: it does not throw.
+          const report = await publisher.publishPrepared(
+            sending.map((pending) => pending.prepared as PreparedMessage),
+          );
           const heldBack: PendingRow[] = [];
           const keysFailed = new Set<string>();
           report.results.forEach((result, index) => {
@@ -194,10 +184,8 @@ export function outboxRelay(
     // it is dead-lettered then, in order, rather than now and again on every retry.
     let firstTransient = failed.indexOf(true);
     for (const row of unpublishable.sort((a, b) => a.position - b.position)) {
-      if (firstTransient >= 0 && row.position > firstTransient) {
-        failed[row.position] = true;
-        continue;
-      }
+      // Reported with the first transient failure's tail (below).
+      if (firstTransient >= 0 && row.position > firstTransient) continue;
       if (
         await deadLetter(records[row.position] as DynamoDBRecord, row.reason, row.detail, row.body, row.id)
       ) {
@@ -215,9 +203,7 @@ export function outboxRelay(
     const batchItemFailures =
       firstFailure < 0
         ? []
-        : records
-            .slice(firstFailure)
-            .map((record) => ({ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" }));
+        : records.slice(firstFailure).map((record) => ({ itemIdentifier: sequenceNumberOf(record) }));
     observer.batchCompleted({
       group,
       source: records[0]?.eventSourceARN ?? "",
@@ -257,11 +243,11 @@ export function outboxRelay(
         consumerGroup: group,
         ...(messageId ? { messageId } : {}),
         source: record.eventSourceARN ?? "",
-        sourceRecordId: record.dynamodb?.SequenceNumber ?? "",
+        sourceRecordId: sequenceNumberOf(record),
       });
       observer.recordDeadLettered({
         group,
-        sourceRecordId: record.dynamodb?.SequenceNumber ?? "",
+        sourceRecordId: sequenceNumberOf(record),
         ...(messageId ? { messageId } : {}),
         reason,
         detail,
@@ -277,4 +263,9 @@ export function outboxRelay(
 function rowOf(record: DynamoDBRecord): OutboxRow | undefined {
   if (record.eventName !== "INSERT" || !record.dynamodb?.NewImage) return undefined;
   return outboxRowOf(unmarshall(record.dynamodb.NewImage as Record<string, AttributeValue>));
+}
+
+/** The record's place in the table's stream: what Lambda's batchItemFailures name. */
+function sequenceNumberOf(record: DynamoDBRecord): string {
+  return record.dynamodb?.SequenceNumber ?? "";
 }

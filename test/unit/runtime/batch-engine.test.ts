@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { DeadLetter, DeadLetterSink } from "../../../lambdas/runtime/consumers/dead-letter.js";
+import { fingerprintOf } from "../../../lambdas/runtime/consumers/decode-envelope.js";
 import { kinesisConsumer } from "../../../lambdas/runtime/consumers/kinesis-consumer.js";
 import type {
   Admission,
@@ -18,7 +19,13 @@ import { InMemoryDedupStore } from "../../../lambdas/runtime/dedup/memory-dedup-
 import type { MessageEnvelope } from "../../../lambdas/runtime/envelope.js";
 import { POISON_REASONS } from "../../../lambdas/runtime/errors.js";
 import { FakeClock } from "../../support/fake-clock.js";
-import { envelopeBody, kinesisEvent, kinesisRecord, sqsEvent, sqsRecord } from "../../support/lambda-events.js";
+import {
+  envelopeBody,
+  kinesisEvent,
+  kinesisRecord,
+  sqsEvent,
+  sqsRecord,
+} from "../../support/lambda-events.js";
 import { RecordingDeadLetters, RecordingObserver } from "../../support/recording.js";
 
 const SHARD = "shardId-000000000000";
@@ -42,7 +49,9 @@ class ScriptedGuard implements ProcessingGuard<undefined> {
     await invoke({ transaction: undefined });
   }
   async settle(settled: ReadonlyArray<{ record: GuardedRecord; outcome: SettledOutcome }>): Promise<void> {
-    this.settled.push(...settled.map(({ record, outcome }) => [record.messageId, outcome] as [string, SettledOutcome]));
+    this.settled.push(
+      ...settled.map(({ record, outcome }) => [record.messageId, outcome] as [string, SettledOutcome]),
+    );
   }
 }
 
@@ -58,7 +67,11 @@ class RefusingDeadLetters implements DeadLetterSink {
 
 type Step = { key: string; step: number };
 const step = (id: string, key: string, sequenceNumber: string) =>
-  kinesisRecord({ partitionKey: key, sequenceNumber, data: envelopeBody({ id, key, payload: { key, step: 0 } }) });
+  kinesisRecord({
+    partitionKey: key,
+    sequenceNumber,
+    data: envelopeBody({ id, key, payload: { key, step: 0 } }),
+  });
 const unreadable = (key: string, sequenceNumber: string) =>
   kinesisRecord({ partitionKey: key, sequenceNumber, data: "not json" });
 
@@ -66,7 +79,12 @@ describe("the settled outcome a guard is given for each record", () => {
   it("maps every way a record can end: run, skipped, poison, failed, blocked, held back, unreadable", async () => {
     const guard = new ScriptedGuard({
       b: { kind: "skip", reason: "duplicate" },
-      c: { kind: "poison", reason: POISON_REASONS.payloadMismatch, detail: "other content", payloadMismatch: true },
+      c: {
+        kind: "poison",
+        reason: POISON_REASONS.payloadMismatch,
+        detail: "other content",
+        payloadMismatch: true,
+      },
       f: { kind: "retry-later", reason: "in flight elsewhere" },
     });
     const observer = new RecordingObserver();
@@ -125,7 +143,9 @@ describe("the settled outcome a guard is given for each record", () => {
       deadLetterReasons: { [POISON_REASONS.notJson]: 1, [POISON_REASONS.payloadMismatch]: 1 },
       payloadMismatches: 1,
     });
-    expect(result.batchItemFailures).toEqual(["5", "6", "7", "8"].map((itemIdentifier) => ({ itemIdentifier })));
+    expect(result.batchItemFailures).toEqual(
+      ["5", "6", "7", "8"].map((itemIdentifier) => ({ itemIdentifier })),
+    );
     expect(observer.events).toContainEqual({
       kind: "held-back",
       group: "ledger",
@@ -135,7 +155,12 @@ describe("the settled outcome a guard is given for each record", () => {
       reason: "in flight elsewhere",
     });
     expect(observer.events).toContainEqual(
-      expect.objectContaining({ kind: "failed", sourceRecordId: "5", messageId: "d", error: new Error("cannot post d") }),
+      expect.objectContaining({
+        kind: "failed",
+        sourceRecordId: "5",
+        messageId: "d",
+        error: new Error("cannot post d"),
+      }),
     );
   });
 
@@ -151,7 +176,11 @@ describe("the settled outcome a guard is given for each record", () => {
 describe("a stream's unreadable records", () => {
   it("are all dead-lettered when nothing in the batch failed", async () => {
     const deadLetters = new RecordingDeadLetters();
-    const handler = kinesisConsumer({ group: "ledger", deadLetterSink: deadLetters, handler: () => undefined });
+    const handler = kinesisConsumer({
+      group: "ledger",
+      deadLetterSink: deadLetters,
+      handler: () => undefined,
+    });
     const result = await handler.processEvent(
       kinesisEvent(unreadable("a", "1"), step("b", "b", "2"), unreadable("c", "3"), unreadable("d", "4")),
     );
@@ -244,6 +273,8 @@ describe("dead letters and observer events", () => {
       status: "IN_PROGRESS",
       token: "someone-else",
       leaseExpiresAt: clock.ms + 60_000,
+      // The same message (type, key, payload) in flight elsewhere, not another message reusing its id.
+      fingerprint: fingerprintOf(`order.placed\n\n${JSON.stringify({})}`),
       expiresAt: Math.floor(clock.ms / 1000) + 3600,
     });
     const deadLetters = new RecordingDeadLetters();
@@ -259,12 +290,16 @@ describe("dead letters and observer events", () => {
       },
     });
     const body = envelopeBody({ id: "env-1", payload: {} });
-    const early = await handler.processEvent(sqsEvent(sqsRecord({ messageId: "q-1", body, receiveCount: 2 })));
+    const early = await handler.processEvent(
+      sqsEvent(sqsRecord({ messageId: "q-1", body, receiveCount: 2 })),
+    );
     const last = await handler.processEvent(sqsEvent(sqsRecord({ messageId: "q-1", body, receiveCount: 3 })));
 
     expect(early.outcomes[0]?.kind).toBe("held-back");
     expect(last.outcomes[0]).toEqual({ kind: "dead-lettered", reason: POISON_REASONS.retriesExhausted });
-    expect(deadLetters.letters[0]?.detail).toMatch(/being processed by another worker .* \(attempt 3 of 3\)$/);
+    expect(deadLetters.letters[0]?.detail).toMatch(
+      /being processed by another worker .* \(attempt 3 of 3\)$/,
+    );
     expect(ran).toEqual([]);
   });
 

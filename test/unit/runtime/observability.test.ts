@@ -49,7 +49,9 @@ const summary = (overrides: Partial<BatchSummary> = {}): BatchSummary => ({
 function metricsOf(lines: Record<string, unknown>[]): Record<string, unknown> {
   const emf = lines.find((line) => "_aws" in line);
   if (!emf) throw new Error(`no EMF document among ${JSON.stringify(lines)}`);
-  const aws = emf._aws as { CloudWatchMetrics: Array<{ Namespace: string; Metrics: Array<{ Name: string }> }> };
+  const aws = emf._aws as {
+    CloudWatchMetrics: Array<{ Namespace: string; Metrics: Array<{ Name: string }> }>;
+  };
   expect(aws.CloudWatchMetrics[0]?.Namespace).toBe(METRICS_NAMESPACE);
   return Object.fromEntries(aws.CloudWatchMetrics[0]?.Metrics.map(({ Name }) => [Name, emf[Name]]) ?? []);
 }
@@ -62,7 +64,13 @@ afterEach(() => {
 describe("PowertoolsObserver", () => {
   it("logs a failed record as a warning with its ids, attempt and error", () => {
     const { observer, group, lines } = observed();
-    observer.recordFailed({ group, sourceRecordId: "r-1", messageId: "m-1", attempt: 2, error: new TypeError("boom") });
+    observer.recordFailed({
+      group,
+      sourceRecordId: "r-1",
+      messageId: "m-1",
+      attempt: 2,
+      error: new TypeError("boom"),
+    });
     expect(lines()).toContainEqual(
       expect.objectContaining({
         level: "WARN",
@@ -79,7 +87,12 @@ describe("PowertoolsObserver", () => {
 
   it("logs a held-back record at info with the reason it waits", () => {
     const { observer, group, lines } = observed();
-    observer.recordHeldBack({ group, sourceRecordId: "r-2", messageId: "m-2", reason: "in flight elsewhere" });
+    observer.recordHeldBack({
+      group,
+      sourceRecordId: "r-2",
+      messageId: "m-2",
+      reason: "in flight elsewhere",
+    });
     expect(lines()).toContainEqual(
       expect.objectContaining({
         level: "INFO",
@@ -146,7 +159,9 @@ describe("PowertoolsObserver", () => {
       [CONSUMER_METRICS.duplicates]: 2,
       [CONSUMER_METRICS.duration]: 12.5,
     });
-    expect(logged.some((line) => line.message === "message ids were seen again with different content")).toBe(false);
+    expect(logged.some((line) => line.message === "message ids were seen again with different content")).toBe(
+      false,
+    );
   });
 
   it("emits held-back records and payload mismatches only when there are some, and warns of mismatches", () => {

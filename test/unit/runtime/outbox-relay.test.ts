@@ -6,9 +6,10 @@
 import type { PutRecordsCommandInput } from "@aws-sdk/client-kinesis";
 import type { PublishBatchCommandInput } from "@aws-sdk/client-sns";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { consumerLogger } from "../../../lambdas/runtime/consumers/observability.js";
 import { createEnvelope } from "../../../lambdas/runtime/envelope.js";
 import { outboxRelay } from "../../../lambdas/runtime/outbox/outbox-relay.js";
-import { FakeClient } from "../../support/fake-clients.js";
+import { AccessDenied, FakeClient, ThrottlingError } from "../../support/fake-clients.js";
 import { dynamodbEvent, dynamodbRecord } from "../../support/lambda-events.js";
 import { RecordingDeadLetters, RecordingObserver } from "../../support/recording.js";
 
@@ -287,5 +288,194 @@ describe("outbox relay: rows that can never be published among rows that can", (
     expect(deadLetters?.letters.map((letter) => [letter.messageId, letter.reason])).toEqual([
       ["big", "too-large"],
     ]);
+  });
+});
+
+describe("outbox relay: failures it reports, logs and keeps in order", () => {
+  const FIFO = "arn:aws:sns:us-east-1:000000000000:paid.fifo";
+  const fifoRow = (sequence: string, id: string, payload: unknown = { id }) =>
+    dynamodbRecord(sequence, {
+      pk: `outbox#${id}`,
+      topicArn: FIFO,
+      envelope: JSON.stringify(createEnvelope({ id, type: "order.paid", key: "customer-1", payload })),
+    });
+  /** The relay group's logger, spied on: what an operator reads in CloudWatch. */
+  const errorsLogged = (group: string) => {
+    const error = vi.spyOn(consumerLogger(group), "error");
+    return () => error.mock.calls.map(([message, fields]) => ({ message, ...(fields as object) }));
+  };
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("dead-letters the rows of a destination that refuses the whole call (not authorized), and publishes the others", async () => {
+    const sns = new FakeClient<PublishBatchCommandInput>((input) => {
+      if (input.TopicArn === PAID) throw new AccessDenied("not authorized to publish to paid");
+      return {
+        Successful: (input.PublishBatchRequestEntries ?? []).map((entry) => ({
+          Id: entry.Id,
+          MessageId: "x",
+        })),
+        Failed: [],
+      };
+    });
+    const { handler, observer, deadLetters } = relay(sns);
+
+    const response = await handler(
+      dynamodbEvent(topicRow("1", "a", SHIPPED), topicRow("2", "b"), topicRow("3", "c")),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(publishedIds(sns).filter((ids) => ids.includes("a"))).toEqual([["a"]]);
+    expect(deadLetters?.letters.map((letter) => [letter.messageId, letter.reason, letter.detail])).toEqual([
+      [
+        "b",
+        "rejected-by-destination",
+        `${PAID} refused it: AuthorizationErrorException: not authorized to publish to paid`,
+      ],
+      [
+        "c",
+        "rejected-by-destination",
+        `${PAID} refused it: AuthorizationErrorException: not authorized to publish to paid`,
+      ],
+    ]);
+    expect(observer.batches[0]).toMatchObject({ processed: 1, deadLettered: 2, failed: 0 });
+  });
+
+  it("on a FIFO topic, holds back the rows of a key behind a transient failure: they come back with it, not before", async () => {
+    const sns = fakeSns((ids) =>
+      ids.includes("flaky")
+        ? [{ id: "flaky", Code: "InternalError", SenderFault: false, Message: "try again" }]
+        : [],
+    );
+    const { handler, deadLetters } = relay(sns);
+
+    const response = await handler(dynamodbEvent(fifoRow("1", "flaky"), fifoRow("2", "after")));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "1" }, { itemIdentifier: "2" }]);
+    expect(publishedIds(sns).flat()).not.toContain("after");
+    expect(deadLetters?.letters).toEqual([]);
+  });
+
+  it("retries a stream destination as the relay's retry policy says", async () => {
+    const kinesis = new FakeClient<PutRecordsCommandInput>(() => {
+      throw new ThrottlingError("Rate exceeded for shard");
+    });
+    const handler = outboxRelay({
+      kinesisClient: kinesis as never,
+      observer: new RecordingObserver(),
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+    });
+
+    const response = await handler(
+      dynamodbEvent(
+        dynamodbRecord("1", { pk: "outbox#s1", streamName: "payments", envelope: envelopeOf("s1") }),
+      ),
+    );
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "1" }]);
+    expect(kinesis.calls).toHaveLength(2);
+  });
+
+  it("dead-letters unpublishable rows in row order: one whose dead letter fails holds back those after it", async () => {
+    // Row 2 is refused by SNS (found while publishing), row 3 is unreadable (found before): order decides.
+    const sns = fakeSns((ids) =>
+      ids.includes("refused")
+        ? [{ id: "refused", Code: "InvalidParameter", SenderFault: true, Message: "no" }]
+        : [],
+    );
+    const letters: unknown[] = [];
+    const handler = outboxRelay({
+      snsClient: sns as never,
+      observer: new RecordingObserver(),
+      group: "relay-dlq-order",
+      deadLetterSink: {
+        send: async (letter) => {
+          if (letter.sourceRecordId === "2") throw new Error("dead-letter queue unavailable");
+          letters.push(letter);
+        },
+      },
+    });
+    const logged = errorsLogged("relay-dlq-order");
+
+    const response = await handler(
+      dynamodbEvent(
+        topicRow("1", "ok"),
+        topicRow("2", "refused"),
+        dynamodbRecord("3", { pk: "outbox#x", topicArn: PAID, envelope: "{not json" }),
+      ),
+    );
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "2" }, { itemIdentifier: "3" }]);
+    expect(letters).toEqual([]);
+    expect(logged()).toContainEqual({
+      message: "could not dead-letter an outbox row",
+      messageId: "refused",
+      error: "Error: dead-letter queue unavailable",
+    });
+  });
+
+  it("without a dead-letter queue, logs each unpublishable row with its id and reason", async () => {
+    const sns = fakeSns((ids) =>
+      ids.includes("refused")
+        ? [{ id: "refused", Code: "InvalidParameter", SenderFault: true, Message: "no" }]
+        : [],
+    );
+    const { handler } = relay(sns, { deadLetters: null, group: "relay-no-dlq" });
+    const logged = errorsLogged("relay-no-dlq");
+
+    await handler(dynamodbEvent(topicRow("1", "refused")));
+
+    expect(logged()).toContainEqual({
+      message: "an outbox row cannot be published and no dead-letter queue is configured",
+      messageId: "refused",
+      reason: "rejected-by-destination",
+      detail: expect.stringContaining("InvalidParameter"),
+    });
+  });
+
+  it("tells the observer of each dead letter with the row's message id", async () => {
+    const sns = fakeSns((ids) =>
+      ids.includes("refused")
+        ? [{ id: "refused", Code: "InvalidParameter", SenderFault: true, Message: "no" }]
+        : [],
+    );
+    const { handler, observer } = relay(sns);
+
+    await handler(dynamodbEvent(topicRow("7", "refused")));
+
+    expect(observer.events).toEqual([
+      expect.objectContaining({
+        kind: "dead-lettered",
+        sourceRecordId: "7",
+        messageId: "refused",
+        reason: "rejected-by-destination",
+      }),
+    ]);
+  });
+
+  it("summarises an empty batch, and reports a batch's duration no longer than the call took", async () => {
+    const { handler, observer } = relay(
+      new FakeClient<PublishBatchCommandInput>(async (input) => {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        return {
+          Successful: (input.PublishBatchRequestEntries ?? []).map((entry) => ({
+            Id: entry.Id,
+            MessageId: "x",
+          })),
+          Failed: [],
+        };
+      }),
+    );
+    await handler(dynamodbEvent());
+    const before = performance.now();
+    await handler(dynamodbEvent(topicRow("1", "a")));
+    const elapsed = performance.now() - before;
+
+    expect(observer.batches[0]).toMatchObject({ source: "", received: 0, processed: 0 });
+    // A 25 ms timer never fires early by more than Node's 1 ms rounding; the upper bound is the call itself.
+    expect(observer.batches[1]?.durationMs).toBeGreaterThanOrEqual(20);
+    expect(observer.batches[1]?.durationMs).toBeLessThanOrEqual(elapsed + 0.01);
   });
 });
