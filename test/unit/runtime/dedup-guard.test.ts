@@ -3,7 +3,8 @@
  * clock: what it runs, skips, retries later or dead-letters, how long it waits for a claim another
  * invocation left on a stream, and when it spends a read on the prefilter.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { consumerLogger } from "../../../lambdas/runtime/consumers/observability.js";
 import type {
   Admission,
   BatchInfo,
@@ -65,6 +66,30 @@ describe("a claim another invocation left behind", () => {
     expect(clock.ms).toBe(start + 5_001); // just past the lease, not a moment longer
     // The new lease runs to the end of this invocation, counted from when it was taken.
     expect(store.records.get("ledger#a")?.leaseExpiresAt).toBe(start + 30_000);
+  });
+
+  it("left on several records of a stream, is waited out once, until the last of them ends", async () => {
+    const { clock, guard, batch, heldElsewhere, store } = setUp();
+    const start = clock.ms;
+    heldElsewhere("a", start + 5_000);
+    heldElsewhere("b", start + 8_000);
+
+    const admissions = await guard.admit([onShard("a"), onShard("b")], batch(30_000));
+
+    expect(kinds(admissions)).toEqual(["run", "run"]);
+    expect(clock.ms).toBe(start + 8_001);
+    expect(store.calls.claim).toBe(4); // each claimed twice: before and after the one wait
+  });
+
+  it("is not waited for on SQS, which holds the message back and redelivers it; the rest of the batch runs", async () => {
+    const { clock, guard, batch, heldElsewhere } = setUp();
+    const start = clock.ms;
+    heldElsewhere("a", start + 5_000);
+
+    const admissions = await guard.admit([record("a"), record("b")], batch(30_000));
+
+    expect(kinds(admissions)).toEqual(["retry-later", "run"]);
+    expect(clock.ms).toBe(start);
   });
 
   it("is waited for only until the time to process runs short, then comes back later", async () => {
@@ -184,6 +209,11 @@ describe("the prefilter read", () => {
     await setup.guard.admit([record("n1", { attempt: 1 })], setup.batch(30_000));
     expect(setup.store.calls.read).toBe(0);
     const redelivered = await setup.guard.admit([record("a", { attempt: 2 })], setup.batch(30_000));
+    // One redelivered message among first deliveries is enough.
+    await setUp().guard.admit(
+      [record("n0", { attempt: 1 }), record("a", { attempt: 2 })],
+      setup.batch(30_000),
+    );
     expect(redelivered).toEqual([{ kind: "skip", reason: "duplicate: already processed" }]);
     expect(setup.store.calls.read).toBe(1);
     const claimsBefore = setup.store.calls.claim;
@@ -295,8 +325,125 @@ describe("running and settling", () => {
 
   it("makes no store call when there is nothing to complete or release", async () => {
     const { guard, batch, store } = setUp({ mode: "transactional" });
+    const complete = vi.spyOn(store, "complete");
+    const release = vi.spyOn(store, "release");
     await guard.settle([], batch(30_000));
     expect(store.calls).toMatchObject({ complete: 0, release: 0 });
+
+    // Plain mode: a batch that all processed releases nothing; one that all failed completes nothing.
+    const plain = setUp();
+    const plainComplete = vi.spyOn(plain.store, "complete");
+    const plainRelease = vi.spyOn(plain.store, "release");
+    const settleAll = async (id: string, outcome: "processed" | "failed") => {
+      const [admission] = await plain.guard.admit([record(id)], plain.batch(30_000));
+      await plain.guard.settle(
+        [{ record: record(id), admission: admission as Admission, outcome }],
+        plain.batch(30_000),
+      );
+    };
+    await settleAll("p", "processed");
+    expect([plainComplete.mock.calls.length, plainRelease.mock.calls.length]).toEqual([1, 0]);
+    await settleAll("f", "failed");
+    expect([plainComplete.mock.calls.length, plainRelease.mock.calls.length]).toEqual([1, 1]);
+    expect([complete.mock.calls.length, release.mock.calls.length]).toEqual([0, 0]);
+  });
+
+  it("completes and releases only its own claims, never a duplicate it skipped", async () => {
+    const { guard, batch, store } = setUp();
+    const [first] = await guard.admit([record("a")], batch(30_000));
+    await guard.settle(
+      [{ record: record("a"), admission: first as Admission, outcome: "processed" }],
+      batch(30_000),
+    );
+    const complete = vi.spyOn(store, "complete");
+    const release = vi.spyOn(store, "release");
+
+    const [again] = await guard.admit([record("a", { attempt: 2 })], batch(30_000));
+    expect(again?.kind).toBe("skip");
+    await guard.settle(
+      [{ record: record("a"), admission: again as Admission, outcome: "processed" }],
+      batch(30_000),
+    );
+    await guard.settle(
+      [{ record: record("a"), admission: again as Admission, outcome: "failed" }],
+      batch(30_000),
+    );
+
+    expect(complete).not.toHaveBeenCalled();
+    expect(release).not.toHaveBeenCalled();
+    expect(store.records.get("ledger#a")?.status).toBe("COMPLETED");
+  });
+});
+
+describe("what settling logs when the store lets it down", () => {
+  /** The group's logger, spied on: what an operator reads in CloudWatch. */
+  function logged() {
+    const warn = vi.spyOn(consumerLogger("ledger"), "warn");
+    const error = vi.spyOn(consumerLogger("ledger"), "error");
+    return () => [
+      ...warn.mock.calls.map((call) => ["warn", ...call]),
+      ...error.mock.calls.map((call) => ["error", ...call]),
+    ];
+  }
+  async function settleOne(setup: ReturnType<typeof setUp>, outcome: "processed" | "failed") {
+    const [admission] = await setup.guard.admit([record("a")], setup.batch(30_000));
+    await setup.guard.settle(
+      [{ record: record("a"), admission: admission as Admission, outcome }],
+      setup.batch(30_000),
+    );
+  }
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("warns, naming the keys, when a completion came too late: another worker owns the message now", async () => {
+    const setup = setUp();
+    const lines = logged();
+    setup.store.complete = async (completions) => completions.map((completion) => completion.key);
+    await settleOne(setup, "processed");
+    expect(lines()).toEqual([
+      [
+        "warn",
+        "processed messages were not marked completed: their lease ran out and another worker owns them now",
+        { keys: ["ledger#a"] },
+      ],
+    ]);
+  });
+
+  it("logs an error with the count when completions fail past their retries, and nothing when they succeed", async () => {
+    const ok = setUp();
+    const quiet = logged();
+    await settleOne(ok, "processed");
+    expect(quiet()).toEqual([]);
+
+    const broken = setUp();
+    broken.store.complete = async () => {
+      throw new Error("ProvisionedThroughputExceededException");
+    };
+    await settleOne(broken, "processed");
+    expect(quiet()).toEqual([
+      [
+        "error",
+        "could not mark processed messages completed; a redelivery within their lease would run them again",
+        { count: 1, error: "Error: ProvisionedThroughputExceededException" },
+      ],
+    ]);
+  });
+
+  it("warns with the count when releases fail past their retries", async () => {
+    const broken = setUp();
+    const lines = logged();
+    broken.store.release = async () => {
+      throw new Error("ProvisionedThroughputExceededException");
+    };
+    await settleOne(broken, "failed");
+    expect(lines()).toEqual([
+      [
+        "warn",
+        "could not release claims; they will be taken over when their lease ends",
+        { count: 1, error: "Error: ProvisionedThroughputExceededException" },
+      ],
+    ]);
   });
 });
 
