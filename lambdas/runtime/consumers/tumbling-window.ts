@@ -65,7 +65,9 @@ export function windowed<TEvent extends { Records: readonly TRecord[] }, TRecord
     for (const [index, record] of event.Records.entries()) {
       const outcome = result.outcomes[index];
       if (!outcome) break;
-      if (!replaysSkipped && ["failed", "not-run", "held-back"].includes(outcome.kind)) break;
+      // Without a guard Lambda's retry replays from the batch's first failure (records held back or not run
+      // only ever follow a failed one), so nothing from there on may be counted now.
+      if (!replaysSkipped && outcome.kind === "failed") break;
       if (outcome.kind !== "processed") continue;
       const decoded = await toEngineRecord(record).decode();
       if (decoded.ok) state = options.reduce(state, decoded.message);

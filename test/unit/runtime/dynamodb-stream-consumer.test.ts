@@ -3,6 +3,9 @@ import {
   dynamoDbStreamConsumer,
   type StreamChange,
 } from "../../../lambdas/runtime/consumers/dynamodb-stream-consumer.js";
+import { kinesisCheckpoints } from "../../../lambdas/runtime/dedup/checkpoint-guard.js";
+import { InMemoryDedupStore } from "../../../lambdas/runtime/dedup/memory-dedup-store.js";
+import { PoisonMessageError } from "../../../lambdas/runtime/errors.js";
 import { dynamodbEvent, dynamodbRecord } from "../../support/lambda-events.js";
 import { RecordingDeadLetters, RecordingObserver } from "../../support/recording.js";
 
@@ -89,5 +92,52 @@ describe("dynamoDbStreamConsumer", () => {
     );
     expect(seen.sort()).toEqual(["300", "302"]);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "301" }, { itemIdentifier: "303" }]);
+  });
+});
+
+describe("dynamoDbStreamConsumer: what it reports about a change", () => {
+  const TABLE_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/dedup/stream/2026-11-22T00:00:00.000";
+
+  it("dead-letters a change the handler rejects with the whole record, its event id and its stream", async () => {
+    const deadLetters = new RecordingDeadLetters();
+    const observer = new RecordingObserver();
+    const handler = dynamoDbStreamConsumer<Row>({
+      group: "relay",
+      deadLetterSink: deadLetters,
+      observer,
+      handler: () => {
+        throw new PoisonMessageError("total must be positive");
+      },
+    });
+    const record = dynamodbRecord("200", { pk: "o-9", total: -1 });
+
+    await handler(dynamodbEvent(record));
+
+    expect(deadLetters.letters).toEqual([
+      expect.objectContaining({
+        messageId: "event-200",
+        sourceRecordId: "200",
+        source: TABLE_STREAM,
+        body: JSON.stringify(record),
+        detail: "total must be positive",
+      }),
+    ]);
+    expect(observer.batches[0]?.source).toBe(TABLE_STREAM);
+  });
+
+  it("names itself in the errors of a guard it cannot use and of a windowed event it was not built for", async () => {
+    expect(() =>
+      dynamoDbStreamConsumer({
+        group: "relay",
+        dedup: kinesisCheckpoints({ store: new InMemoryDedupStore() }),
+        handler: () => undefined,
+      }),
+    ).toThrow(/^kinesisCheckpoints\(\) cannot guard dynamoDbStreamConsumer: /);
+
+    const handler = dynamoDbStreamConsumer({ group: "relay", handler: () => undefined });
+    const windowed = { ...dynamodbEvent(dynamodbRecord("1", { pk: "a" })), window: { start: "s", end: "e" } };
+    await expect(handler(windowed as never)).rejects.toThrow(
+      /^dynamoDbStreamConsumer received a tumbling-window event/,
+    );
   });
 });

@@ -165,6 +165,47 @@ describe("tumbling windows", () => {
     );
   });
 
+  it("tells onWindowEnd that Lambda ended the window early, and runs without onWindowEnd", async () => {
+    const { handler, ended } = salesConsumer();
+    const early = {
+      ...inWindow(kinesisEvent(sale(2, "20")), { final: true }),
+      isWindowTerminatedEarly: true,
+    };
+    await handler(early);
+    expect(ended[0]?.window).toEqual({
+      start: "2026-12-02T18:00:00Z",
+      end: "2026-12-02T18:01:00Z",
+      shardId: "shardId-000000000000",
+      eventSourceARN: STREAM_ARN,
+      isFinalInvokeForWindow: true,
+      isWindowTerminatedEarly: true,
+    });
+
+    const withoutEnd = kinesisConsumer<Sale>({
+      group: "reports",
+      observer: new RecordingObserver(),
+      handler: () => undefined,
+      window: { initial: () => ({ n: 0 }), reduce: (state: { n: number }) => ({ n: state.n + 1 }) },
+    });
+    expect(await withoutEnd(inWindow(kinesisEvent(sale(1, "21")), { final: true }))).toEqual({
+      batchItemFailures: [],
+      state: { n: 1 },
+    });
+    // processEvent stays available on a windowed consumer (each record's outcome, for tests and tools).
+    expect((await withoutEnd.processEvent(kinesisEvent(sale(1, "22")))).outcomes).toEqual([
+      { kind: "processed" },
+    ]);
+  });
+
+  it("without a guard, with ordering key, counts nothing from the batch's first failure on: the retry replays it", async () => {
+    const { handler } = keyedSalesConsumer();
+    const response = await handler(
+      inWindow(kinesisEvent(keyedSale("a1", "a", 1, "30"), keyedSale("b1", "b", 10, "31"))),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "30" }]);
+    expect(response.state).toEqual({ total: 0, count: 0 });
+  });
+
   it("returns no state for an event without a window", async () => {
     const { handler } = salesConsumer();
     expect(await handler(kinesisEvent(sale(1, "7")))).toEqual({ batchItemFailures: [] });
