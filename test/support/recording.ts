@@ -21,8 +21,14 @@ export class RecordingDeadLetters implements DeadLetterSink {
 export type ObservedEvent =
   | ({ readonly kind: "failed" } & RecordEvent & { readonly error: unknown })
   | ({ readonly kind: "held-back" } & RecordEvent & { readonly reason: string })
-  | ({ readonly kind: "dead-lettered" } & RecordEvent & { readonly reason: PoisonReason; readonly detail: string })
-  | ({ readonly kind: "dead-letter-failed" } & RecordEvent & { readonly reason: PoisonReason; readonly error: unknown });
+  | ({ readonly kind: "dead-lettered" } & RecordEvent & {
+        readonly reason: PoisonReason;
+        readonly detail: string;
+      })
+  | ({ readonly kind: "dead-letter-failed" } & RecordEvent & {
+        readonly reason: PoisonReason;
+        readonly error: unknown;
+      });
 
 /** An observer that keeps what it is told: the record ids per kind, and every event in full. */
 export class RecordingObserver implements ConsumerObserver {

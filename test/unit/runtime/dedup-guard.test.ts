@@ -19,6 +19,8 @@ import {
   RetryLaterError,
   TransactionCancelledError,
 } from "../../../lambdas/runtime/errors.js";
+import { DEFAULT_RETRY_POLICY } from "../../../lambdas/runtime/retry.js";
+import { AccessDenied, ThrottlingError } from "../../support/fake-clients.js";
 import { FakeClock } from "../../support/fake-clock.js";
 
 const record = (id: string, extra: Partial<GuardedRecord> = {}): GuardedRecord => ({
@@ -430,6 +432,27 @@ describe("what settling logs when the store lets it down", () => {
     ]);
   });
 
+  it("retries a store call that failed transiently, up to the retry policy's attempts, and a refusal not at all", async () => {
+    const attempts = async (failures: number, error: () => Error) => {
+      const setup = setUp();
+      let calls = 0;
+      setup.store.complete = async () => {
+        calls++;
+        if (calls <= failures) throw error();
+        return [];
+      };
+      await settleOne(setup, "processed");
+      return calls;
+    };
+    const lines = logged();
+    expect(await attempts(2, () => new ThrottlingError("slow down"))).toBe(3);
+    expect(lines()).toEqual([]);
+    expect(await attempts(100, () => new ThrottlingError("slow down"))).toBe(
+      DEFAULT_RETRY_POLICY.maxAttempts,
+    );
+    expect(await attempts(100, () => new AccessDenied("not authorized"))).toBe(1);
+  });
+
   it("warns with the count when releases fail past their retries", async () => {
     const broken = setUp();
     const lines = logged();
@@ -447,6 +470,23 @@ describe("what settling logs when the store lets it down", () => {
   });
 });
 
+describe("leases and retention", () => {
+  it("caps a claim's lease at maxLeaseMs, and keeps a completed message 14 days by default", async () => {
+    const saved = process.env.BROKER_DEDUP_RETENTION_SECONDS;
+    delete process.env.BROKER_DEDUP_RETENTION_SECONDS;
+    try {
+      const { guard, batch, clock, store } = setUp({ maxLeaseMs: 10_000 });
+      await guard.admit([record("a")], batch(60_000));
+      expect(store.records.get("ledger#a")).toMatchObject({
+        leaseExpiresAt: clock.ms + 10_000,
+        expiresAt: Math.floor(clock.ms / 1000) + 14 * 24 * 3600,
+      });
+    } finally {
+      if (saved !== undefined) process.env.BROKER_DEDUP_RETENTION_SECONDS = saved;
+    }
+  });
+});
+
 describe("configuration", () => {
   it("names the dedup table it needs and how to give it", () => {
     const saved = process.env.BROKER_DEDUP_TABLE_NAME;
@@ -454,7 +494,8 @@ describe("configuration", () => {
     try {
       expect(() => dynamoDbDedup()).toThrow(ConfigurationError);
       expect(() => dynamoDbDedup()).toThrow(
-        /^dynamoDbDedup needs the dedup table: pass \{ tableName \} or set BROKER_DEDUP_TABLE_NAME/,
+        "dynamoDbDedup needs the dedup table: pass { tableName } or set BROKER_DEDUP_TABLE_NAME " +
+          "(the DedupTable construct sets it for the consumers it is bound to).",
       );
     } finally {
       if (saved !== undefined) process.env.BROKER_DEDUP_TABLE_NAME = saved;
