@@ -2,7 +2,7 @@ import type { AttributeValue, TransactWriteItem } from "@aws-sdk/client-dynamodb
 import { DEDUP_TABLE } from "../constants.js";
 import type { OutboxDestination } from "../dedup/transaction.js";
 import { isEnvelope, type MessageEnvelope } from "../envelope.js";
-import { ConfigurationError, POISON_REASONS, PoisonMessageError } from "../errors.js";
+import { POISON_REASONS, PoisonMessageError } from "../errors.js";
 
 /**
  * An outgoing message written in a transaction, for the outbox relay to publish after commit. It lives
@@ -33,7 +33,8 @@ export function outboxPut(tableName: string, row: OutboxRow, expiresAt: number):
 
 /**
  * Reads an outbox row from a stream image (unmarshalled); undefined for any other item of the table.
- * Throws for an outbox row that cannot be read (its envelope is not JSON, or not an envelope).
+ * Throws for an outbox row that cannot be read: its envelope is not JSON (a SyntaxError), or not an envelope,
+ * or it names no destination (a PoisonMessageError with reason `not-an-envelope`).
  */
 export function outboxRowOf(image: Record<string, unknown> | undefined): OutboxRow | undefined {
   const key = image?.[DEDUP_TABLE.partitionKey];
@@ -48,5 +49,9 @@ export function outboxRowOf(image: Record<string, unknown> | undefined): OutboxR
   if (typeof image?.topicArn === "string") return { destination: { topicArn: image.topicArn }, envelope };
   if (typeof image?.streamName === "string")
     return { destination: { streamName: image.streamName }, envelope };
-  throw new ConfigurationError(`Outbox row ${key} names neither a topicArn nor a streamName.`);
+  // Poison, not a configuration error: the row is data in the table, and the relay must move past it.
+  throw new PoisonMessageError(
+    `Outbox row ${key} names neither a topicArn nor a streamName.`,
+    POISON_REASONS.notAnEnvelope,
+  );
 }

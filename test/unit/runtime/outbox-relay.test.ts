@@ -223,7 +223,7 @@ describe("the outbox relay", () => {
     expect(failingQueue.observer.batches[0]).toMatchObject({ deadLettered: 0, failed: 2 });
   });
 
-  it("dead-letters an unreadable row with the image it found, as not-json or not-an-envelope", async () => {
+  it("dead-letters an unreadable row with the image it found: not-json, or not-an-envelope (no envelope, no destination)", async () => {
     const { handler, deadLetters } = relay();
     const notJson = dynamodbRecord("1", { pk: "outbox#x", topicArn: PAID, envelope: "{not json" });
     const notEnvelope = dynamodbRecord("2", { pk: "outbox#y", topicArn: PAID, envelope: '{"hello":1}' });
@@ -231,6 +231,12 @@ describe("the outbox relay", () => {
     await handler(dynamodbEvent(notJson, notEnvelope));
 
     expect(deadLetters?.letters.map((letter) => letter.reason)).toEqual(["not-json", "not-an-envelope"]);
+    await handler(dynamodbEvent(dynamodbRecord("3", { pk: "outbox#z", envelope: envelopeOf("z") })));
+    expect(deadLetters?.letters[2]).toMatchObject({
+      reason: "not-an-envelope",
+      detail:
+        "unreadable outbox row: PoisonMessageError: Outbox row outbox#z names neither a topicArn nor a streamName.",
+    });
     expect(deadLetters?.letters[0]?.detail).toMatch(/^unreadable outbox row: /);
     expect(JSON.parse(deadLetters?.letters[0]?.body ?? "")).toMatchObject({ pk: { S: "outbox#x" } });
     expect(deadLetters?.letters[0]).not.toHaveProperty("messageId");

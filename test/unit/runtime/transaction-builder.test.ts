@@ -157,13 +157,13 @@ describe("an outbox row", () => {
     expect(outboxRowOf({ pk: 7 })).toBeUndefined();
   });
 
-  it("that cannot be read is poison (not an envelope) or a configuration error (no destination)", () => {
+  it("that cannot be read is not JSON, or poison: not an envelope, or no destination", () => {
     expect(() => outboxRowOf({ pk: "outbox#x", envelope: '{"id":"x"}', topicArn: "t" })).toThrow(
       "Outbox row outbox#x holds no message envelope",
     );
     expect(() => outboxRowOf({ pk: "outbox#x", envelope: "not json", topicArn: "t" })).toThrow(SyntaxError);
     expect(() => outboxRowOf({ pk: "outbox#m-1", envelope: JSON.stringify(envelope) })).toThrow(
-      "Outbox row outbox#m-1 names neither a topicArn nor a streamName.",
+      PoisonMessageError,
     );
   });
 });
