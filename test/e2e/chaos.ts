@@ -113,7 +113,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const crashes = run.runtimes
       .flatMap((runtime) => [...runtime.functions.values()])
       .reduce((sum, host) => sum + host.stats.crashes, 0);
-    return { ...result, crashes, restartMs, violations: violationsOf(result.groups) };
+    const violations =
+      result.ending === "timed-out"
+        ? [
+            `timed out after ${options.timeoutMs / 1000} s with records still arriving: ` +
+              result.groups
+                .filter((group) => group.lost > 0)
+                .map((group) => `${group.group} ${group.lost} pending`)
+                .join(", ") +
+              " (not counted as lost: rerun on a quieter machine, or with a longer timeout)",
+            ...violationsOf(result.groups).filter((violation) => !/ lost \(/.test(violation)),
+          ]
+        : violationsOf(result.groups);
+    return { ...result, crashes, restartMs, violations };
   } finally {
     await run.stop();
   }

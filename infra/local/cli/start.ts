@@ -211,9 +211,14 @@ function report(
     `${result.ok ? "✓" : "✗"} ${processed} messages processed in ${(result.durationMs / 1000).toFixed(1)} s (${Math.round(result.throughputPerSecond)} msg/s); ` +
       `nothing lost: ${none("lost")}; nothing processed twice: ${none("processedTwice")}; consumers were running ${(startupMs / 1000).toFixed(1)} s after start`,
   );
+  if (result.ending === "timed-out")
+    say(
+      "✗ the demo's time ran out while messages were still being processed: what it counts as lost may only be late",
+    );
   if (json) {
     const summary = {
       ok: result.ok,
+      ending: result.ending,
       messages: options.messages,
       published: {
         orders: result.workload.orders.size,

@@ -25,8 +25,15 @@ export interface ScenarioOptions extends WorkloadOptions {
 
 export type GroupResult = GroupReport & { readonly duplicatesSuppressed: number; readonly retried: number };
 
+/**
+ * Why the scenario stopped following the groups: everything arrived; nothing new for 30 s (what is missing
+ * is lost); or its time ran out while records were still arriving (what is missing may only be late).
+ */
+export type ScenarioEnding = "complete" | "stalled" | "timed-out";
+
 export interface ScenarioResult {
   readonly ok: boolean;
+  readonly ending: ScenarioEnding;
   readonly workload: PublishedWorkload;
   readonly groups: readonly GroupResult[];
   readonly durationMs: number;
@@ -78,7 +85,7 @@ export async function runOrdersScenario(run: LocalRun, options: ScenarioOptions)
       () => options.onProgress?.(progress.line(expected, performance.now() - started)),
       250,
     );
-    const [effects] = await Promise.all([
+    const [{ effects, ending }] = await Promise.all([
       waitForEffects(
         clients.dynamodb,
         channels.ordersTableName,
@@ -114,6 +121,7 @@ export async function runOrdersScenario(run: LocalRun, options: ScenarioOptions)
     const processed = groups.reduce((sum, group) => sum + group.processed, 0);
     return {
       ok: groups.every((group) => group.lost === 0 && group.processedTwice === 0),
+      ending,
       workload,
       groups,
       durationMs,
@@ -169,15 +177,16 @@ async function waitForEffects(
     if (!reported && !lull) continue;
     const effects = await readEffects(dynamodb, tableName);
     lastScan = performance.now();
-    if (complete(effects) && (await deadLettersLanded())) return effects;
+    if (complete(effects) && (await deadLettersLanded())) return { effects, ending: "complete" as const };
     if (effects.length !== effectCount) {
       effectCount = effects.length;
       lastNewEffect = performance.now();
     } else if (performance.now() - lastNewEffect > 30_000) {
-      return effects; // nothing new for 30 s: report what is missing
+      return { effects, ending: "stalled" as const }; // nothing new for 30 s: report what is missing
     }
   }
-  return readEffects(dynamodb, tableName);
+  const effects = await readEffects(dynamodb, tableName);
+  return { effects, ending: complete(effects) ? ("complete" as const) : ("timed-out" as const) };
 }
 
 /** Whether each group's dead-letter queue holds at least as many messages as its channel had malformed. */
