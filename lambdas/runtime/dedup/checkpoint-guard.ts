@@ -225,7 +225,10 @@ class CheckpointGuard implements ProcessingGuard<undefined> {
       const idHash = hashId(record.messageId);
       if (!finished) inPrefix = false;
       if (finished && inPrefix) {
-        sequenceNumber = record.sequenceNumber;
+        // Never backwards: a replay of records below the checkpoint (a mapping restarted at TRIM_HORIZON,
+        // say) must not let the records between them and the checkpoint run again.
+        if (sequenceNumber === undefined || BigInt(record.sequenceNumber as string) > BigInt(sequenceNumber))
+          sequenceNumber = record.sequenceNumber;
         passed.add(idHash);
       } else if (finished) {
         finishedPast.add(idHash);

@@ -14,6 +14,7 @@ import type {
   SettledOutcome,
 } from "../../../lambdas/runtime/consumers/processing-guard.js";
 import { sqsConsumer } from "../../../lambdas/runtime/consumers/sqs-consumer.js";
+import { kinesisCheckpoints } from "../../../lambdas/runtime/dedup/checkpoint-guard.js";
 import { dynamoDbDedup } from "../../../lambdas/runtime/dedup/dedup-guard.js";
 import { InMemoryDedupStore } from "../../../lambdas/runtime/dedup/memory-dedup-store.js";
 import type { MessageEnvelope } from "../../../lambdas/runtime/envelope.js";
@@ -357,5 +358,24 @@ describe("handlers and batches of every shape", () => {
     // A 25 ms timer never fires early by more than Node's 1 ms rounding; the upper bound is the call itself.
     expect(duration).toBeGreaterThanOrEqual(20);
     expect(duration).toBeLessThanOrEqual(elapsed + 0.01);
+  });
+});
+
+describe("kinesisCheckpoints and unreadable records", () => {
+  it("remembers an unreadable record it dead-lettered: Lambda's replay of the batch does not dead-letter it again", async () => {
+    const deadLetters = new RecordingDeadLetters();
+    const handler = kinesisConsumer({
+      group: "ledger",
+      dedup: kinesisCheckpoints({ store: new InMemoryDedupStore() }),
+      deadLetterSink: deadLetters,
+      handler: () => undefined,
+    });
+    const batch = kinesisEvent(step("a", "a", "1"), unreadable("b", "2"), step("c", "c", "3"));
+
+    await handler(batch);
+    const replay = await handler.processEvent(batch);
+
+    expect(deadLetters.letters.map((letter) => letter.sourceRecordId)).toEqual(["2"]);
+    expect(replay.outcomes.map((outcome) => outcome.kind)).toEqual(["skipped", "skipped", "skipped"]);
   });
 });

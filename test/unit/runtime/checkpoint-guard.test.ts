@@ -82,6 +82,7 @@ describe("a shard lease another invocation left behind", () => {
 
     expect(admissions.map((admission) => admission.kind)).toEqual(["run"]);
     expect(clock.ms).toBe(start + 5_001);
+    expect(store.calls.acquireCheckpoint).toBe(3); // the crashed one's, ours refused, ours after one wait
   });
 
   it("is waited for until the time kept to process, then every record of the shard comes back later", async () => {
@@ -130,6 +131,8 @@ describe("what the checkpoint skips", () => {
 
     expect(await invoke([record("b", 2), record("c", 3)])).toEqual(["skip", "run"]);
     expect(await invoke([record("a-again", 1)])).toEqual(["skip"]);
+    // By its place in the shard, whatever it carries: the record at the checkpoint itself is skipped too.
+    expect(await invoke([record("never-seen", 2)])).toEqual(["skip"]);
   });
 
   it("skips a producer retry (same id, new sequence number) while it is in the window of recent ids", async () => {
@@ -155,6 +158,16 @@ describe("what the checkpoint skips", () => {
 });
 
 describe("where the checkpoint moves", () => {
+  it("never backwards: a replay from the shard's start skips every record up to the checkpoint", async () => {
+    // A mapping recreated at TRIM_HORIZON, or a replay, sends the shard's old records again, one batch at a time.
+    const { invoke, store } = setUp(1);
+    await invoke([record("a", 1), record("b", 2), record("c", 3)]);
+
+    expect(await invoke([record("a", 1)])).toEqual(["skip"]);
+    expect(store.checkpointOf(KEY)?.sequenceNumber).toBe(seq(3));
+    expect(await invoke([record("b", 2), record("c", 3), record("d", 4)])).toEqual(["skip", "skip", "run"]);
+  });
+
   it("to the end of the finished prefix; records finished past a failure are remembered until it passes them", async () => {
     const { invoke, store } = setUp();
     // b fails: the checkpoint stops at a; c and d (other keys) finished past it.
