@@ -142,8 +142,8 @@ const DEFECTS: ReadonlyArray<{ name: string; edits: readonly Edit[] }> = [
     edits: [
       [
         `${R}outbox/outbox-relay.ts`,
-        "if (firstTransient >= 0 && row.position > firstTransient) {",
-        "if (firstTransient >= 0 && row.position < 0) {",
+        "if (firstTransient >= 0 && row.position > firstTransient) continue;",
+        "if (firstTransient >= 0 && row.position < 0) continue;",
       ],
     ],
   },
@@ -154,6 +154,16 @@ const DEFECTS: ReadonlyArray<{ name: string; edits: readonly Edit[] }> = [
         `${R}dedup/memory-dedup-store.ts`,
         "(existing.leaseExpiresAt ?? 0) < now &&\n          existing.fingerprint === claim.fingerprint)",
         "(existing.leaseExpiresAt ?? 0) < now)",
+      ],
+    ],
+  },
+  {
+    name: "16 a replay below the Kinesis checkpoint moves it backwards",
+    edits: [
+      [
+        `${R}dedup/checkpoint-guard.ts`,
+        "if (sequenceNumber === undefined || BigInt(record.sequenceNumber as string) > BigInt(sequenceNumber))\n          sequenceNumber",
+        "sequenceNumber",
       ],
     ],
   },
