@@ -131,6 +131,8 @@ function holds<T>(
 }
 
 type StreamMode = "checkpoints" | "plain" | "transactional";
+/** The event source mapping the stream properties model: the construct's retries, a 30 s function, 1 h age. */
+const STREAM_MAPPING = { retryAttempts: 10, timeoutMs: 30_000, maxRecordAgeMs: 3_600_000 } as const;
 const KEYS = ["k1", "k2", "k3"] as const;
 
 describe("Kinesis and DynamoDB Streams shards, through the model of Lambda's stream event source", () => {
@@ -289,10 +291,8 @@ describe("Kinesis and DynamoDB Streams shards, through the model of Lambda's str
             {
               shape: spec.source,
               batchSize: spec.batchSize,
-              retryAttempts: 10,
               bisect: spec.bisect,
-              timeoutMs: 30_000,
-              maxRecordAgeMs: 3_600_000,
+              ...STREAM_MAPPING,
             },
             clock,
             (event, context) => consumer(event as never, context),
@@ -749,10 +749,8 @@ describe("the outbox relay, through the model of a DynamoDB stream", () => {
               shape: "outbox",
               outboxTopicArn: `arn:aws:sns:us-east-1:000000000000:paid${spec.fifo ? ".fifo" : ""}`,
               batchSize: spec.batchSize,
-              retryAttempts: 10,
               bisect: spec.bisect,
-              timeoutMs: 30_000,
-              maxRecordAgeMs: 3_600_000,
+              ...STREAM_MAPPING,
             },
             clock,
             (event) => relay(event as never),
