@@ -67,6 +67,19 @@ const packageDir = (name: string): string => {
 const here = dirname(fileURLToPath(import.meta.url));
 
 /**
+ * What keeps an engine's Node.js process small while it idles beside the developer's IDE, measured on
+ * kinesis-mock after start (RSS 180 MB with neither):
+ * - `MALLOC_MMAP_THRESHOLD_`: V8 compiles on background threads with malloc'd memory that glibc's heaps keep
+ *   after it is freed, interleaved with live blocks (74 MB of kinesis-mock's idle RSS was its main malloc heap
+ *   with a 31 MB JavaScript heap). Blocks of 32 KB and more mapped on their own go back to the system when
+ *   freed: 101 MB. glibc reads it; other C libraries ignore it.
+ * - `--max-semi-space-size`: a young generation of 2 × 2 MB instead of up to 2 × 16 MB (90 MB with both at
+ *   1 MB). A request's garbage is collected sooner; what lives on is unchanged.
+ */
+export const LEAN_NODE_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "32768" };
+export const LEAN_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+
+/**
  * How to run a module of this folder as its own Node.js process: from source it is TypeScript, run through
  * tsx; in the built package it is plain JavaScript.
  */
@@ -74,7 +87,7 @@ export function nodeEntry(module: string): { command: string; args: string[]; cw
   const loader = compiled ? [] : ["--import", pathToFileURL(require.resolve("tsx")).href];
   return {
     command: process.execPath,
-    args: [...loader, join(here, `${module}.${compiled ? "js" : "ts"}`)],
+    args: [...LEAN_NODE_FLAGS, ...loader, join(here, `${module}.${compiled ? "js" : "ts"}`)],
     cwd: here,
   };
 }
@@ -100,7 +113,7 @@ net.Server.prototype.listen = function (...args) {
 const compiled = import.meta.url.endsWith(".js");
 
 /** Heap caps of the engines (MB): what keeps a cloud left running all day bounded. */
-export const DYNAMODB_LOCAL_HEAP_MB = 256;
+export const DYNAMODB_LOCAL_HEAP_MB = 128;
 export const KINESIS_MOCK_HEAP_MB = 1024;
 
 const fauxqs: EmulatorSpec = {
@@ -113,7 +126,7 @@ const fauxqs: EmulatorSpec = {
     assertInstalled("fauxqs");
     return {
       ...nodeEntry("fauxqs-server"),
-      env: { FAUXQS_PORT: String(port), LOCAL_CLOUD_VERBOSE: verbose ? "1" : "0" },
+      env: { ...LEAN_NODE_ENV, FAUXQS_PORT: String(port), LOCAL_CLOUD_VERBOSE: verbose ? "1" : "0" },
     };
   },
   probe: {
@@ -139,10 +152,17 @@ const kinesisMock: EmulatorSpec = {
     // sits on hundreds of MB beside the developer's IDE. Bounded, not small: kinesis-mock holds many times a
     // record's size while it serves it (eight records of 900 KB, read back in one GetRecords, took 546 MB
     // of RSS, and a 256 MB heap died of them: cli-replay.test.ts).
-    args: [`--max-old-space-size=${KINESIS_MOCK_HEAP_MB}`, "--import", LOOPBACK_ONLY_PRELOAD, "main.js"],
+    args: [
+      `--max-old-space-size=${KINESIS_MOCK_HEAP_MB}`,
+      ...LEAN_NODE_FLAGS,
+      "--import",
+      LOOPBACK_ONLY_PRELOAD,
+      "main.js",
+    ],
     // kinesis-mock reads its TLS certificate (server.json) from the working directory.
     cwd: packageDir("kinesis-local"),
     env: {
+      ...LEAN_NODE_ENV,
       KINESIS_MOCK_PLAIN_PORT: String(port),
       KINESIS_MOCK_TLS_PORT: String(sparePort),
       AWS_REGION: "us-east-1",
@@ -204,7 +224,16 @@ const dynamodbLocal: EmulatorSpec = {
         "-XX:+UseSerialGC",
         // Without a cap the JVM takes up to a quarter of the machine's memory and grows into it. Tables live in
         // SQLite (native memory, in memory or on disk), not on the heap, so the heap only serves requests.
+        // Without -Xms it starts at 1/64 of the machine's memory (the whole cap, here) and touches it all.
+        "-Xms16m",
         `-Xmx${DYNAMODB_LOCAL_HEAP_MB}m`,
+        // The client compiler only: a third less resident code and compiler memory than C1+C2, and measured
+        // no slower on the local cloud's request rates (20,000 conditional puts: 1,075/s vs 1,040/s).
+        "-XX:TieredStopAtLevel=1",
+        // Bounds of what the JVM keeps beside the heap: its class metadata (about 27 MB used) and compiled code
+        // (about 20 MB used).
+        "-XX:MaxMetaspaceSize=96m",
+        "-XX:ReservedCodeCacheSize=48m",
         `-Djava.library.path=${join(home, "DynamoDBLocal_lib")}`,
         ...(classes
           ? ["-cp", [classes, classpath].join(delimiter), "DynamoDBLocalLoopback"]
