@@ -34,11 +34,35 @@ export interface DevLoopRun {
   readonly problems?: string;
   readonly idleRssMb: number;
   readonly peakRssMb: number;
+  /** Idle RSS by process, and at the moment of the peak (MB). */
+  readonly idleByProcessMb?: Record<string, number>;
+  readonly peakByProcessMb?: Record<string, number>;
   readonly wallS: number;
 }
 
 /** RSS (MB) of `root` and every process below it. */
 export function treeRssMb(root: number): number {
+  return Object.values(treeRssByProcessMb(root)).reduce((sum, mb) => sum + mb, 0);
+}
+
+/** Which engine a process of start's tree is, from its command line. */
+function processLabel(pid: number, root: number): string {
+  if (pid === root) return "cli";
+  let command = "";
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    // gone meanwhile
+  }
+  if (command.includes("DynamoDBLocal")) return "dynamodb-local";
+  if (command.includes("gateway-server")) return "gateway";
+  if (command.includes("fauxqs-server")) return "fauxqs";
+  if (/main\.js\0?$/.test(command)) return "kinesis-mock";
+  return "other";
+}
+
+/** RSS (MB) of `root` and every process below it, by engine (`cli` is root: the CLI with its functions). */
+export function treeRssByProcessMb(root: number): Record<string, number> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -53,20 +77,24 @@ export function treeRssMb(root: number): number {
       // gone meanwhile
     }
   }
-  let kb = 0;
+  const mb: Record<string, number> = {};
   const stack = [root];
   while (stack.length > 0) {
     const pid = stack.pop() as number;
     try {
       const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      kb += Number(match?.[1] ?? 0);
+      const label = processLabel(pid, root);
+      mb[label] = (mb[label] ?? 0) + Number(match?.[1] ?? 0) / 1024;
     } catch {
       // gone meanwhile
     }
     stack.push(...(children.get(pid) ?? []));
   }
-  return kb / 1024;
+  return mb;
 }
+
+const rounded = (mb: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(mb).map(([label, value]) => [label, Math.round(value)]));
 
 /**
  * One `start` from the outside. With `demoArgs` it runs the demo with `--json` and exits; without, it starts
@@ -89,13 +117,16 @@ export async function timeStart(
   let consumersRunningS: number | undefined;
   let idleRssMb = 0;
   let peakRssMb = 0;
+  let idleByProcessMb: Record<string, number> = {};
+  let peakByProcessMb: Record<string, number> = {};
   const onLine = (text: string) => {
     const match = /✓ consumers running ([\d.]+) s after start/.exec(text);
     if (match && consumersRunningS === undefined) {
       consumersRunningS = Number(match[1]);
       if (!demoArgs)
         setTimeout(() => {
-          idleRssMb = treeRssMb(child.pid as number);
+          idleByProcessMb = treeRssByProcessMb(child.pid as number);
+          idleRssMb = Object.values(idleByProcessMb).reduce((sum, mb) => sum + mb, 0);
           child.kill("SIGINT");
         }, idleSeconds * 1000);
     }
@@ -109,14 +140,27 @@ export async function timeStart(
     onLine(String(chunk));
   });
   const sampler = setInterval(() => {
-    peakRssMb = Math.max(peakRssMb, treeRssMb(child.pid as number));
+    const byProcess = treeRssByProcessMb(child.pid as number);
+    const total = Object.values(byProcess).reduce((sum, mb) => sum + mb, 0);
+    if (total > peakRssMb) {
+      peakRssMb = total;
+      peakByProcessMb = byProcess;
+    }
   }, 250);
   const code = await new Promise<number | null>((done) => child.on("exit", done));
   clearInterval(sampler);
   const wallS = (performance.now() - started) / 1000;
   if (consumersRunningS === undefined)
     throw new Error(`start exited (${code}) before its consumers ran:\n${(stderr || stdout).slice(-3000)}`);
-  if (!demoArgs) return { consumersRunningS, idleRssMb, peakRssMb, wallS };
+  if (!demoArgs)
+    return {
+      consumersRunningS,
+      idleRssMb,
+      peakRssMb,
+      idleByProcessMb: rounded(idleByProcessMb),
+      peakByProcessMb: rounded(peakByProcessMb),
+      wallS,
+    };
   const summary = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as {
     ok: boolean;
     durationMs: number;
@@ -155,6 +199,7 @@ export async function timeStart(
     p99Ms: Math.max(...groups.map((group) => group.latencyMs.p99)),
     idleRssMb,
     peakRssMb,
+    peakByProcessMb: rounded(peakByProcessMb),
     wallS,
   };
 }

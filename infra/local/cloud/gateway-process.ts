@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import type { AccessPolicy } from "./access-policy.js";
-import { nodeEntry } from "./emulators.js";
+import { LEAN_NODE_ENV, nodeEntry } from "./emulators.js";
 import { LocalCloudError, PortInUseError } from "./errors.js";
 import type { BackendState, FromGateway, ToGateway } from "./gateway-messages.js";
 import type { ServiceName } from "./routing.js";
@@ -50,7 +50,11 @@ export class GatewayProcess {
   static async start(options: GatewayProcessOptions): Promise<GatewayProcess> {
     const entry = nodeEntry("gateway-server");
     const log = openSync(options.logFile, "a");
-    const child = spawn(entry.command, entry.args, { cwd: entry.cwd, stdio: ["ignore", log, log, "ipc"] });
+    const child = spawn(entry.command, entry.args, {
+      cwd: entry.cwd,
+      env: { ...process.env, ...LEAN_NODE_ENV },
+      stdio: ["ignore", log, log, "ipc"],
+    });
     closeSync(log);
     const port = await new Promise<number>((resolve, reject) => {
       child.once("error", reject);

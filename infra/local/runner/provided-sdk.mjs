@@ -2,6 +2,8 @@
 // every runtime, and v2 (`aws-sdk`) on nodejs16.x and older. A function's own copy wins, as in Lambda;
 // otherwise `@aws-sdk/*` resolves to the copies this package depends on, and `aws-sdk` to one installed
 // in the project or beside this package, configured for the local cloud (v2 ignores AWS_ENDPOINT_URL).
+
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import Module, { createRequire, register } from "node:module";
 import { join } from "node:path";
 
@@ -56,9 +58,12 @@ export async function installProvidedSdk({ logicalId, runtime, runtimeMajor, cod
       return fallback;
     }
   };
-  register(new URL("./provided-sdk-hooks.mjs", import.meta.url), {
-    data: { fallbackParentURL: import.meta.url, who, runtime, v2Provided },
-  });
+  // ES `import`s need resolve hooks, which Node.js 20 runs on a thread of their own: a second V8 heap beside
+  // every environment (6 to 11 MB each). Only code that names an SDK its own node_modules lack needs them.
+  if (importsUnresolvedSdk(codeDir))
+    register(new URL("./provided-sdk-hooks.mjs", import.meta.url), {
+      data: { fallbackParentURL: import.meta.url, who, runtime, v2Provided },
+    });
 
   if (v2Provided) configureV2(codeDir, fallbackFor, endpoint);
 }
@@ -77,6 +82,58 @@ function configureV2(codeDir, fallbackFor, endpoint) {
   }
   const AWS = createRequire(join(codeDir, "index.js"))(path);
   AWS.config.update({ endpoint, s3ForcePathStyle: true });
+}
+
+/** An SDK module named in a string: `"@aws-sdk/client-sqs"`, `'aws-sdk'`, or `"@aws-sdk/"` being built. */
+const SDK_SPECIFIER = /["'`]((?:@aws-sdk\/|aws-sdk(?=["'`/]))[^"'`\s]*)["'`]/g;
+/** Past this much code (an unbundled function's node_modules), register the hooks rather than read on. */
+const SCAN_LIMIT_BYTES = 8 * 1024 * 1024;
+/** The SDK's own packages, which name each other: not read. */
+const SDK_DIRECTORIES = new Set(["@aws-sdk", "@smithy", "@aws-crypto", "aws-sdk"]);
+
+/**
+ * Whether the function's code (its .js, .mjs and .cjs files, its node_modules but the SDK's own packages
+ * included) names an AWS SDK module that does not resolve from where it is named, and so needs the runtime's
+ * copy: true also when a name is built at run time (`"@aws-sdk/" + name`) or there is too much code to read.
+ */
+export function importsUnresolvedSdk(codeDir) {
+  let budget = SCAN_LIMIT_BYTES;
+  const stack = [codeDir];
+  while (stack.length > 0) {
+    const dir = stack.pop();
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return true;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!SDK_DIRECTORIES.has(entry.name)) stack.push(path);
+        continue;
+      }
+      if (!/\.[cm]?js$/.test(entry.name)) continue;
+      let code;
+      try {
+        budget -= statSync(path).size;
+        if (budget < 0) return true;
+        code = readFileSync(path, "utf8");
+      } catch {
+        return true;
+      }
+      const resolveHere = createRequire(path).resolve;
+      for (const [, specifier] of code.matchAll(SDK_SPECIFIER)) {
+        if (specifier.endsWith("/")) return true;
+        try {
+          resolveHere(specifier);
+        } catch {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
 }
 
 function notFound(request, message) {
