@@ -286,6 +286,11 @@ const dynamodbLocal: EmulatorSpec = {
         // SQLite (native memory, in memory or on disk), not on the heap, so the heap only serves requests.
         // Without -Xms it starts at 1/64 of the machine's memory (the whole cap, here) and touches it all.
         "-Xms16m",
+        // Grow the heap only when less than 10% is free after a collection, give back above 30% (defaults 40
+        // and 70): the 512 MB cap then costs little more than the 128 MB one did (peak in the --messages 4000
+        // demo 420 MB, against 548 MB with the default ratios and 398 MB under the 128 MB cap).
+        "-XX:MinHeapFreeRatio=10",
+        "-XX:MaxHeapFreeRatio=30",
         `-Xmx${dynamoDbLocalHeapMb()}m`,
         // The client compiler only: less resident code and compiler memory than C1+C2, and measured no slower
         // at the local cloud's request rates (20,000 conditional puts, 8 at a time: 1,075/s vs 1,040/s).
