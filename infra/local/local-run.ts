@@ -23,6 +23,18 @@ export interface LocalRunOptions {
   readonly onStep?: (line: string) => void;
 }
 
+/**
+ * The endpoint to run on instead of the embedded cloud, if any. An empty AWS_ENDPOINT_URL (what
+ * `export AWS_ENDPOINT_URL=` leaves) is unset, as the AWS SDKs read it: the embedded cloud starts.
+ */
+export function externalEndpointOf(
+  options: Pick<LocalRunOptions, "endpoint" | "embeddedCloud">,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (options.embeddedCloud) return undefined;
+  return (options.endpoint ?? env.AWS_ENDPOINT_URL) || undefined;
+}
+
 /** A CDK app running locally: its resources on an endpoint, its functions and event sources running. */
 export interface LocalRun {
   readonly endpoint: string;
@@ -48,9 +60,7 @@ export async function startLocalRun(options: LocalRunOptions = {}): Promise<Loca
   const step = (line: string) => options.onStep?.(line);
   const since = () => ((performance.now() - started) / 1000).toFixed(1);
   const projectDir = options.projectDir ?? process.cwd();
-  const externalEndpoint = options.embeddedCloud
-    ? undefined
-    : (options.endpoint ?? process.env.AWS_ENDPOINT_URL);
+  const externalEndpoint = externalEndpointOf(options);
   let reused = false;
   const [assemblyDir, cloud] = await Promise.all([
     synthesize({ projectDir, onReuse: () => (reused = true) }).then((dir) => {
