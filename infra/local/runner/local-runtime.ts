@@ -13,6 +13,7 @@ import {
   LOCAL_SUBSCRIBED_TOPIC,
 } from "../apply/provisioners/sns.js";
 import { LOCAL_VISIBILITY_ATTRIBUTE } from "../apply/provisioners/sqs.js";
+import { withLambdaModuleScope } from "./code-directory.js";
 import { ASYNC_DEFAULTS, type AsyncInvokeSettings } from "./event-sources/async-invocation.js";
 import type { OnFailureDestination } from "./event-sources/on-failure.js";
 import { settingsOf } from "./event-sources/settings.js";
@@ -123,6 +124,7 @@ export class LocalRuntime {
         if (!host || typeof assetPath !== "string") continue;
         const codeDir = resolve(stack.assemblyDir, assetPath);
         if (codeDir === host.spec.codeDir) continue;
+        withLambdaModuleScope(codeDir, stack.assemblyDir);
         await host.reload(codeDir);
         reloaded.push(logicalId);
       }
@@ -224,7 +226,8 @@ export class LocalRuntime {
   /** The handler's directory: the bundle CDK built (asset metadata) or inline code written out. */
   private codeDirOf(fn: FunctionResource): string | undefined {
     const assetPath = fn.metadata?.["aws:asset:path"];
-    if (typeof assetPath === "string") return resolve(this.stack.assemblyDir, assetPath);
+    if (typeof assetPath === "string")
+      return withLambdaModuleScope(resolve(this.stack.assemblyDir, assetPath), this.stack.assemblyDir);
     const inline = (fn.properties.Code as { ZipFile?: string } | undefined)?.ZipFile;
     if (typeof inline !== "string") return undefined;
     // Under the cloud assembly, so that `require("@aws-sdk/…")` resolves from the project's node_modules,

@@ -47,6 +47,9 @@ export async function installProvidedSdk({ logicalId, runtime, runtimeMajor, cod
     return undefined;
   };
 
+  // Read before the fallback below is installed: with it, every client this package ships would look
+  // resolvable from the code, and its ES imports (which do not go through `_resolveFilename`) would fail.
+  const needsImportHooks = importsUnresolvedSdk(codeDir);
   const resolveFilename = Module._resolveFilename;
   Module._resolveFilename = function resolveProvided(request, parent, isMain, options) {
     try {
@@ -60,7 +63,7 @@ export async function installProvidedSdk({ logicalId, runtime, runtimeMajor, cod
   };
   // ES `import`s need resolve hooks, which Node.js 20 runs on a thread of their own: a second V8 heap beside
   // every environment (6 to 11 MB each). Only code that names an SDK its own node_modules lack needs them.
-  if (importsUnresolvedSdk(codeDir))
+  if (needsImportHooks)
     register(new URL("./provided-sdk-hooks.mjs", import.meta.url), {
       data: { fallbackParentURL: import.meta.url, who, runtime, v2Provided },
     });
