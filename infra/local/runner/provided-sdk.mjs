@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import Module, { createRequire, register } from "node:module";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 /** The last Node.js runtime whose image shipped the v2 SDK (nodejs18.x ships only v3). */
 const LAST_RUNTIME_WITH_V2 = 16;
@@ -91,7 +91,7 @@ function configureV2(codeDir, fallbackFor, endpoint) {
 const SDK_SPECIFIER = /["'`]((?:@aws-sdk\/|aws-sdk(?=["'`/]))[^"'`\s]*)["'`]/g;
 /** Past this much code (an unbundled function's node_modules), register the hooks rather than read on. */
 const SCAN_LIMIT_BYTES = 8 * 1024 * 1024;
-/** The SDK's own packages, which name each other: not read. */
+/** The SDK's own packages (in a node_modules), which name each other: not read. */
 const SDK_DIRECTORIES = new Set(["@aws-sdk", "@smithy", "@aws-crypto", "aws-sdk"]);
 
 /**
@@ -113,7 +113,7 @@ export function importsUnresolvedSdk(codeDir) {
     for (const entry of entries) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (!SDK_DIRECTORIES.has(entry.name)) stack.push(path);
+        if (!(SDK_DIRECTORIES.has(entry.name) && basename(dir) === "node_modules")) stack.push(path);
         continue;
       }
       if (!/\.[cm]?js$/.test(entry.name)) continue;

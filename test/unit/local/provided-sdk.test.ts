@@ -58,6 +58,15 @@ describe("importsUnresolvedSdk", () => {
       ),
     ).toBe(true);
     expect(importsUnresolvedSdk(codeDir({ "index.cjs": 'const AWS = require("aws-sdk");' }))).toBe(true);
+    // A folder of the function's own that happens to share a name with an SDK package is read like the rest.
+    expect(
+      importsUnresolvedSdk(
+        codeDir({
+          "index.mjs": 'import "./lib/aws-sdk/clients.mjs";',
+          "lib/aws-sdk/clients.mjs": 'export { STSClient } from "@aws-sdk/client-sts";',
+        }),
+      ),
+    ).toBe(true);
     expect(
       importsUnresolvedSdk(
         codeDir({ "index.mjs": 'export const load = (name) => import("@aws-sdk/" + name);', ...sqsPackage }),
