@@ -122,9 +122,8 @@ export class LocalRuntime {
         const host = this.functions.get(logicalId);
         const assetPath = resource.Metadata?.["aws:asset:path"];
         if (!host || typeof assetPath !== "string") continue;
-        const codeDir = resolve(stack.assemblyDir, assetPath);
+        const codeDir = withLambdaModuleScope(resolve(stack.assemblyDir, assetPath), stack.assemblyDir);
         if (codeDir === host.spec.codeDir) continue;
-        withLambdaModuleScope(codeDir, stack.assemblyDir);
         await host.reload(codeDir);
         reloaded.push(logicalId);
       }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -33,7 +33,7 @@ describe("function code as Lambda loads it", () => {
     handler = "index.handler",
   ): FunctionHost => {
     const project = projectOf(files);
-    withLambdaModuleScope(join(project, codeDir), join(project, "cdk.out"));
+    const runFrom = withLambdaModuleScope(join(project, codeDir), join(project, "cdk.out"));
     const host = new FunctionHost(
       {
         logicalId: "Loaded",
@@ -41,7 +41,7 @@ describe("function code as Lambda loads it", () => {
         functionArn: "arn:aws:lambda:us-east-1:000000000000:function:Loaded",
         runtime: "nodejs22.x",
         handler,
-        codeDir: join(project, codeDir),
+        codeDir: runFrom,
         timeoutMs: 30_000,
         memoryMb: 128,
         endpoint: "http://127.0.0.1:1",
@@ -99,19 +99,29 @@ describe("function code as Lambda loads it", () => {
     expect(await host.invoke({})).toMatchObject({ ok: true, response: "module" });
   });
 
-  it("leaves code alone outside the assembly, with a package.json of its own, or in a CommonJS project", () => {
+  it("leaves the synthesized asset as it is, and code outside the assembly or with a package.json of its own", () => {
     const project = projectOf({
       "package.json": JSON.stringify({ type: "module" }),
       "src/handler/index.js": "",
       "cdk.out/asset.5/package.json": JSON.stringify({ type: "module" }),
       "cdk.out/asset.5/index.js": "",
+      "cdk.out/asset.7/index.js": "module.exports = {};",
+      "cdk.out/asset.8/index.mjs": "export const handler = async () => 1;",
     });
-    withLambdaModuleScope(join(project, "src/handler"), join(project, "cdk.out"));
+    const cdkOut = join(project, "cdk.out");
+    // What `cdk deploy` uploads stays as synthesized: the CommonJS asset runs from a copy beside a package.json.
+    const copy = withLambdaModuleScope(join(cdkOut, "asset.7"), cdkOut);
+    expect(copy).toBe(join(cdkOut, "local-code", "asset.7"));
+    expect(readdirSync(join(cdkOut, "asset.7"))).toEqual(["index.js"]);
+    expect(readdirSync(copy).sort()).toEqual(["index.js", "package.json"]);
+    expect(withLambdaModuleScope(join(cdkOut, "asset.7"), cdkOut)).toBe(copy);
+    expect(withLambdaModuleScope(join(project, "src/handler"), cdkOut)).toBe(join(project, "src/handler"));
     expect(existsSync(join(project, "src/handler/package.json"))).toBe(false);
-    withLambdaModuleScope(join(project, "cdk.out/asset.5"), join(project, "cdk.out"));
-    expect(readFileSync(join(project, "cdk.out/asset.5/package.json"), "utf8")).toBe('{"type":"module"}');
+    expect(withLambdaModuleScope(join(cdkOut, "asset.5"), cdkOut)).toBe(join(cdkOut, "asset.5"));
+    expect(withLambdaModuleScope(join(cdkOut, "asset.8"), cdkOut)).toBe(join(cdkOut, "asset.8")); // .mjs says it
     const commonJs = projectOf({ "package.json": "{}", "cdk.out/asset.6/index.js": "" });
-    withLambdaModuleScope(join(commonJs, "cdk.out/asset.6"), join(commonJs, "cdk.out"));
-    expect(existsSync(join(commonJs, "cdk.out/asset.6/package.json"))).toBe(false);
+    expect(withLambdaModuleScope(join(commonJs, "cdk.out/asset.6"), join(commonJs, "cdk.out"))).toBe(
+      join(commonJs, "cdk.out/asset.6"),
+    );
   });
 });
