@@ -53,7 +53,8 @@ ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
   .join("\n")}
 
-Every command works on the local cloud by default (AWS_ENDPOINT_URL, else http://127.0.0.1:4566) and, with
+Every command works on the local cloud by default (AWS_ENDPOINT_URL, else LOCAL_CLOUD_PORT, else a running
+serverless-broker start of the app, else http://127.0.0.1:4566) and, with
 --stack NAME and no AWS_ENDPOINT_URL, on a deployed stack with the standard AWS credential chain and region.`;
 
 async function startWithUsage(argv: readonly string[]): Promise<number> {

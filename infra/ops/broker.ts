@@ -13,6 +13,7 @@ import type { CfnTemplate } from "../local/apply/cloud-assembly.js";
 import { readCloudAssembly } from "../local/apply/cloud-assembly.js";
 import { physicalName } from "../local/apply/provisioner.js";
 import { synthesize } from "../local/apply/synth.js";
+import { runningEndpoint } from "../local/running-endpoint.js";
 import { OpsError } from "./errors.js";
 import { isTrue, literal } from "./template-refs.js";
 import { readTopology, type TemplateSource, type Topology } from "./topology.js";
@@ -59,7 +60,10 @@ export interface OpenBrokerOptions {
    * that stack of the local app.
    */
   readonly stack?: string;
-  /** @default AWS_ENDPOINT_URL, else the local cloud's http://127.0.0.1:$LOCAL_CLOUD_PORT (4566) */
+  /**
+   * @default AWS_ENDPOINT_URL, else http://127.0.0.1:$LOCAL_CLOUD_PORT, else the endpoint of a
+   * `serverless-broker start` running in `appDir`, else http://127.0.0.1:4566
+   */
   readonly endpoint?: string;
   readonly cloudFormation?: Pick<CloudFormationClient, "send">;
   readonly onStep?: (line: string) => void;
@@ -72,11 +76,16 @@ export interface OpenBrokerOptions {
  * (ListStackResources), with the standard credential chain and region.
  */
 export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broker> {
-  const envEndpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;
+  const envEndpoint = (options.endpoint ?? process.env.AWS_ENDPOINT_URL) || undefined;
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   if (options.stack && !envEndpoint) return openDeployedStack(options.stack, region, options);
 
-  const endpoint = envEndpoint ?? `http://127.0.0.1:${process.env.LOCAL_CLOUD_PORT ?? DEFAULT_LOCAL_PORT}`;
+  const endpoint =
+    envEndpoint ??
+    (process.env.LOCAL_CLOUD_PORT === undefined
+      ? runningEndpoint(resolve(options.appDir ?? process.cwd()))
+      : undefined) ??
+    `http://127.0.0.1:${process.env.LOCAL_CLOUD_PORT ?? DEFAULT_LOCAL_PORT}`;
   const assembly = await localTemplates(options);
   const templates = assembly.templates.filter(
     (source) => !options.stack || source.stackName === options.stack,

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { afterEach, describe, expect, it } from "vitest";
+import { runningEndpoint } from "../../infra/local/running-endpoint.js";
 import { copyFixtureApp } from "../support/app-copy.js";
 import { eventually } from "../support/eventually.js";
 import { uniqueName } from "../support/names.js";
@@ -29,6 +30,8 @@ describe("serverless-broker start", () => {
     const { waitFor } = run;
 
     await waitFor(/✓ consumers running/);
+    // Where `dlq`, `tail` and `replay` run in the project find this cloud without AWS_ENDPOINT_URL.
+    expect(runningEndpoint(app)).toBe(process.env.AWS_ENDPOINT_URL);
     const [, topicArn] = await waitFor(/ {2}TopicArn = (\S+)/);
     const output = run.output();
     expect(output).toMatch(/created \d+, skipped \d+ \(not emulated: .*AWS::S3::Bucket 1/);
@@ -55,5 +58,6 @@ describe("serverless-broker start", () => {
 
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(130);
+    expect(runningEndpoint(app)).toBeUndefined();
   });
 });

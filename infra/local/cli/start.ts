@@ -19,6 +19,7 @@ import { renderGroupTable } from "../demo/group-table.js";
 import { ordersChannels, runOrdersScenario, type ScenarioResult } from "../demo/orders-scenario.js";
 import { type LocalRun, startLocalRun } from "../local-run.js";
 import type { RuntimeEvent } from "../runner/local-runtime.js";
+import { recordRunningEndpoint } from "../running-endpoint.js";
 import { stopWhenOrphaned } from "./orphan-watch.js";
 
 type Say = (line: string) => void;
@@ -89,9 +90,11 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   const say: Say = (line) => out.write(`${line}\n`);
 
   let run: LocalRun | undefined;
+  let forgetEndpoint: (() => void) | undefined;
   let stopping: Promise<never> | undefined;
   const shutdown = (code: number): Promise<never> => {
     stopping ??= (async () => {
+      forgetEndpoint?.();
       await run?.stop();
       process.exit(code);
     })();
@@ -117,6 +120,8 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
       },
       onRuntime: (event) => say(describeRuntime(event)),
     });
+    // What `dlq`, `tail` and `replay` in this project use when AWS_ENDPOINT_URL is not exported.
+    forgetEndpoint = recordRunningEndpoint(projectDir, run.endpoint);
     for (const line of applySummary(applied, flags.verbose)) say(line);
     if (!flags["real-timeouts"])
       say(
