@@ -5,6 +5,7 @@ import { readCloudAssembly } from "./apply/cloud-assembly.js";
 import { synthesize } from "./apply/synth.js";
 import { type LocalCloud, type LocalCloudOptions, localCloudEnv, startLocalCloud } from "./cloud/index.js";
 import { LocalRuntime, type RuntimeEvent } from "./runner/local-runtime.js";
+import { configuredEndpoint } from "./running-endpoint.js";
 
 export interface LocalRunOptions {
   /** The CDK project. @default process.cwd() */
@@ -23,16 +24,12 @@ export interface LocalRunOptions {
   readonly onStep?: (line: string) => void;
 }
 
-/**
- * The endpoint to run on instead of the embedded cloud, if any. An empty AWS_ENDPOINT_URL (what
- * `export AWS_ENDPOINT_URL=` leaves) is unset, as the AWS SDKs read it: the embedded cloud starts.
- */
+/** The endpoint to run on instead of the embedded cloud, if any (an empty AWS_ENDPOINT_URL is none). */
 export function externalEndpointOf(
   options: Pick<LocalRunOptions, "endpoint" | "embeddedCloud">,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  if (options.embeddedCloud) return undefined;
-  return (options.endpoint ?? env.AWS_ENDPOINT_URL) || undefined;
+  return options.embeddedCloud ? undefined : configuredEndpoint(options.endpoint, env);
 }
 
 /** A CDK app running locally: its resources on an endpoint, its functions and event sources running. */

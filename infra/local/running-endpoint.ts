@@ -8,6 +8,17 @@ import { join } from "node:path";
  */
 const RECORD = join(".local-cloud", "running.json");
 
+/**
+ * The endpoint given, else AWS_ENDPOINT_URL; an empty value (what `export AWS_ENDPOINT_URL=` leaves) counts as
+ * unset, as the AWS SDKs read it.
+ */
+export function configuredEndpoint(
+  given: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  return (given ?? env.AWS_ENDPOINT_URL) || undefined;
+}
+
 interface RunningRecord {
   readonly endpoint: string;
   readonly pid: number;

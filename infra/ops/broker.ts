@@ -13,7 +13,7 @@ import type { CfnTemplate } from "../local/apply/cloud-assembly.js";
 import { readCloudAssembly } from "../local/apply/cloud-assembly.js";
 import { physicalName } from "../local/apply/provisioner.js";
 import { synthesize } from "../local/apply/synth.js";
-import { runningEndpoint } from "../local/running-endpoint.js";
+import { configuredEndpoint, runningEndpoint } from "../local/running-endpoint.js";
 import { OpsError } from "./errors.js";
 import { isTrue, literal } from "./template-refs.js";
 import { readTopology, type TemplateSource, type Topology } from "./topology.js";
@@ -76,7 +76,7 @@ export interface OpenBrokerOptions {
  * (ListStackResources), with the standard credential chain and region.
  */
 export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broker> {
-  const envEndpoint = (options.endpoint ?? process.env.AWS_ENDPOINT_URL) || undefined;
+  const envEndpoint = configuredEndpoint(options.endpoint);
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   if (options.stack && !envEndpoint) return openDeployedStack(options.stack, region, options);
 

@@ -1,6 +1,4 @@
-import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
-import { uniqueName } from "../support/names.js";
-import { type Cleanup, createDedupTable, createTopic, dynamodb } from "../support/resources.js";
+import { type Cleanup, createDedupTable, createTable, createTopic } from "../support/resources.js";
 
 export interface BenchResources {
   readonly topicArn: string;
@@ -19,16 +17,5 @@ export async function createBenchResources(cleanup: Cleanup): Promise<BenchResou
 }
 
 async function createPowertoolsTable(cleanup: Cleanup): Promise<string> {
-  const tableName = uniqueName("bench-powertools");
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-  cleanup.add(() => dynamodb.send(new DeleteTableCommand({ TableName: tableName })));
-  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
-  return tableName;
+  return (await createTable(cleanup, "bench-powertools", { partitionKey: "id" })).tableName;
 }

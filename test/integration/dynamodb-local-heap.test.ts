@@ -4,17 +4,10 @@
  * every Scan with InternalFailure (java.lang.OutOfMemoryError in its log); the local cloud's cap must leave
  * room for tables that size.
  */
-import {
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  DeleteTableCommand,
-  paginateScan,
-  waitUntilTableExists,
-} from "@aws-sdk/client-dynamodb";
+import { BatchWriteItemCommand, paginateScan } from "@aws-sdk/client-dynamodb";
 import { afterAll, describe, expect, it } from "vitest";
 import { dynamoDbLocalHeapMb } from "../../infra/local/cloud/emulators.js";
-import { uniqueName } from "../support/names.js";
-import { Cleanup, dynamodb } from "../support/resources.js";
+import { Cleanup, createTable, dynamodb } from "../support/resources.js";
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
@@ -27,17 +20,7 @@ const BATCH_WRITE_MAX = 25;
 
 describe("DynamoDB Local's heap", () => {
   it("scans a table of 6,000 items of 100 attributes to its end", async () => {
-    const tableName = uniqueName("heap-scan");
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-    cleanup.add(() => dynamodb.send(new DeleteTableCommand({ TableName: tableName })));
-    await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
+    const { tableName } = await createTable(cleanup, "heap-scan");
 
     const attributes = Object.fromEntries(
       Array.from({ length: ATTRIBUTES }, (_, index) => [`a${index}`, { N: String(index) }]),

@@ -178,27 +178,37 @@ export async function createStream(cleanup: Cleanup, prefix: string, shardCount:
 
 export const dynamodb = new DynamoDBClient({});
 
-/** A table shaped like the DedupTable construct's (key and TTL from the runtime's constants). */
-export async function createDedupTable(cleanup: Cleanup, prefix: string, { stream = false } = {}) {
+/** An on-demand table keyed by one string attribute, deleted by `cleanup.run()`; ready when this resolves. */
+export async function createTable(
+  cleanup: Cleanup,
+  prefix: string,
+  { partitionKey = "pk", stream = false }: { partitionKey?: string; stream?: boolean } = {},
+) {
   const tableName = uniqueName(prefix);
   const { TableDescription } = await dynamodb.send(
     new CreateTableCommand({
       TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: DEDUP_TABLE.partitionKey, AttributeType: "S" }],
-      KeySchema: [{ AttributeName: DEDUP_TABLE.partitionKey, KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: partitionKey, AttributeType: "S" }],
+      KeySchema: [{ AttributeName: partitionKey, KeyType: "HASH" }],
       BillingMode: "PAY_PER_REQUEST",
       ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_IMAGE" } } : {}),
     }),
   );
   cleanup.add(() => dynamodb.send(new DeleteTableCommand({ TableName: tableName })));
   await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
+  return { tableName, streamArn: TableDescription?.LatestStreamArn };
+}
+
+/** A table shaped like the DedupTable construct's (key and TTL from the runtime's constants). */
+export async function createDedupTable(cleanup: Cleanup, prefix: string, { stream = false } = {}) {
+  const table = await createTable(cleanup, prefix, { partitionKey: DEDUP_TABLE.partitionKey, stream });
   await dynamodb.send(
     new UpdateTimeToLiveCommand({
-      TableName: tableName,
+      TableName: table.tableName,
       TimeToLiveSpecification: { AttributeName: DEDUP_TABLE.timeToLiveAttribute, Enabled: true },
     }),
   );
-  return { tableName, streamArn: TableDescription?.LatestStreamArn };
+  return table;
 }
 
 /** Counts the commands a client sends (retries not included), by name: what a call costs. */

@@ -17,7 +17,8 @@ export const LOCAL_CODE_DIR = "local-code";
 export function withLambdaModuleScope(codeDir: string, assemblyDir: string): string {
   const inAssembly = !relative(resolve(assemblyDir), resolve(codeDir)).startsWith("..");
   if (!inAssembly || existsSync(join(codeDir, "package.json"))) return codeDir;
-  if (!hasPlainJsFile(codeDir) || moduleTypeAbove(codeDir) !== "module") return codeDir;
+  // The walk up to the project's package.json is a few lookups; the walk through the code, the dearer check.
+  if (moduleTypeAbove(codeDir) !== "module" || !hasPlainJsFile(codeDir)) return codeDir;
   const copy = join(assemblyDir, LOCAL_CODE_DIR, basename(codeDir));
   if (existsSync(copy)) return copy;
   // Copied aside and renamed into place, so that a concurrent start never runs a half-written copy.
