@@ -243,6 +243,32 @@ describe("a sample-style CDK app run locally without edits", { timeout: 240_000 
     });
   });
 
+  it("holds a message gathered over a batching window longer than the lowered visibility timeout (item 8b)", async () => {
+    const { Attributes: queue } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: run.outputs.GatheredUrl,
+        AttributeNames: ["VisibilityTimeout"],
+      }),
+    );
+    // Lowered to 5 s whatever the window (7 s): the poller keeps it invisible while it gathers.
+    expect(queue?.VisibilityTimeout).toBe("5");
+
+    await sqs.send(new SendMessageCommand({ QueueUrl: run.outputs.GatheredUrl, MessageBody: "g-1" }));
+    const processed = await item("gathered#g-1");
+    const { Attributes: deadLetters } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: run.outputs.GatheredDlqUrl,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
+
+    expect(processed.deliveries?.N).toBe("1");
+    expect(deadLetters).toMatchObject({
+      ApproximateNumberOfMessages: "0",
+      ApproximateNumberOfMessagesNotVisible: "0",
+    });
+  });
+
   it("lowers a queue without an explicit visibility timeout too (item 8)", async () => {
     const { Attributes } = await sqs.send(
       new GetQueueAttributesCommand({

@@ -199,7 +199,6 @@ export async function applyTemplate(stack: StackTemplate, options: ApplyOptions 
       ...names,
       clients,
       maxVisibilityTimeoutSeconds: options.maxVisibilityTimeoutSeconds,
-      batchingWindowSeconds: batchingWindowOf(logicalId, template.Resources ?? {}),
     };
     try {
       const provisioned = await provisioner(resolved.properties, provisionContext);
@@ -261,17 +260,6 @@ function resolveProperties(
     if (!(error instanceof UnresolvableError)) throw error;
     return { properties: {}, problem: `its properties cannot be resolved: ${error.message}` };
   }
-}
-
-/** The longest MaximumBatchingWindowInSeconds among event source mappings that read `logicalId`. */
-function batchingWindowOf(logicalId: string, resources: Record<string, CfnResource>): number {
-  let longest = 0;
-  for (const resource of Object.values(resources)) {
-    if (resource.Type !== EVENT_SOURCE_MAPPING_TYPE) continue;
-    if (!referencedIds(resource.Properties?.EventSourceArn).has(logicalId)) continue;
-    longest = Math.max(longest, Number(resource.Properties?.MaximumBatchingWindowInSeconds ?? 0));
-  }
-  return longest;
 }
 
 /** Resources ordered so that each comes after what it references (Ref, GetAtt, Sub, DependsOn). */

@@ -11,8 +11,6 @@ export interface ProvisionContext {
   readonly clients: { sqs: SQSClient; sns: SNSClient; kinesis: KinesisClient; dynamodb: DynamoDBClient };
   /** Queue visibility timeouts above this many seconds are lowered locally, so that retries come quickly. */
   readonly maxVisibilityTimeoutSeconds: number | undefined;
-  /** The longest batching window of the event sources reading this resource, in seconds. */
-  readonly batchingWindowSeconds: number;
 }
 
 /** What creating a resource produced: its Ref value, its GetAtt attributes, and a line for humans. */

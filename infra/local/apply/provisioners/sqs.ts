@@ -34,11 +34,9 @@ export const createQueue: Provisioner = async (properties, context) => {
   // lowered like an explicit one, so that every queue's retries come in seconds.
   const explicit = properties.VisibilityTimeout !== undefined;
   const seconds = explicit ? Number(properties.VisibilityTimeout) : DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
-  // Never below the time a poller may hold a message while it gathers a batch.
-  const cap =
-    context.maxVisibilityTimeoutSeconds === undefined
-      ? undefined
-      : context.maxVisibilityTimeoutSeconds + context.batchingWindowSeconds;
+  // The local runner's pollers keep what they hold invisible from its receipt (VisibilityHeartbeat), so a
+  // batching window longer than the lowered timeout redrives nothing.
+  const cap = context.maxVisibilityTimeoutSeconds;
   const applied = cap !== undefined && seconds > cap ? cap : seconds;
   if (explicit || applied !== seconds) attributes.VisibilityTimeout = String(applied);
   notes.push(

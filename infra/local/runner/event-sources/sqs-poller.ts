@@ -1,15 +1,14 @@
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { SQSRecord } from "aws-lambda";
 import { filterView, passesFilters } from "../event-filter.js";
 import type { FunctionHost } from "../function-host.js";
 import { toSqsRecord } from "../lambda-event-shapes.js";
 import { type EventSourceSettings, reportedFailures } from "./settings.js";
+import { VisibilityHeartbeat } from "./visibility-heartbeat.js";
 
 export interface SqsSource {
   readonly queueUrl: string;
@@ -30,9 +29,9 @@ export interface PollerStats {
  * Plays an SQS event source mapping: up to `maxConcurrency` pollers each receive a batch (gathering up to
  * BatchSize within the batching window), invoke the function, and delete what succeeded: everything, or
  * with ReportBatchItemFailures everything but the reported ids. A failed batch is left alone: the queue's
- * visibility timeout brings it back and its redrive policy moves it to the dead-letter queue. While the
- * function runs, the batch's visibility is extended (a heartbeat), so that a lowered visibility timeout
- * never redrives a message that is still being processed: a slow machine gets slower, not lossy.
+ * visibility timeout brings it back and its redrive policy moves it to the dead-letter queue. From its
+ * receipt until the function returns, a message's visibility is extended (a heartbeat), so that a lowered
+ * visibility timeout never redrives a message that is still gathered or processed.
  */
 export class SqsPoller {
   readonly stats: PollerStats = { received: 0, batches: 0, failed: 0, filteredOut: 0 };
@@ -59,10 +58,18 @@ export class SqsPoller {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
+      const heartbeat = new VisibilityHeartbeat(
+        this.sqs,
+        this.source.queueUrl,
+        this.source.visibilityTimeoutSeconds,
+        this.onError,
+      );
       try {
-        const batch = await this.collect();
-        if (batch.length > 0) await this.deliver(batch);
+        const batch = await this.collect(heartbeat);
+        if (batch.length > 0) await this.deliver(batch, heartbeat);
+        await heartbeat.stop();
       } catch (error) {
+        await heartbeat.stop();
         if (!this.stopped) {
           this.onError(error);
           await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -71,7 +78,7 @@ export class SqsPoller {
     }
   }
 
-  private async collect(): Promise<Message[]> {
+  private async collect(heartbeat: VisibilityHeartbeat): Promise<Message[]> {
     const messages: Message[] = [];
     const deadline = Date.now() + this.settings.maxBatchingWindowMs;
     while (!this.stopped && messages.length < this.settings.batchSize) {
@@ -92,12 +99,13 @@ export class SqsPoller {
         }),
       );
       messages.push(...Messages);
+      heartbeat.hold(Messages.flatMap((message) => (message.ReceiptHandle ? [message.ReceiptHandle] : [])));
       if (Messages.length === 0 || Date.now() >= deadline) break;
     }
     return messages;
   }
 
-  private async deliver(messages: Message[]): Promise<void> {
+  private async deliver(messages: Message[], heartbeat: VisibilityHeartbeat): Promise<void> {
     this.stats.received += messages.length;
     const records = messages.map((message) => toSqsRecord(message, this.source.queueArn, this.region));
     // Lambda deletes messages its filters reject, without invoking the function.
@@ -114,7 +122,7 @@ export class SqsPoller {
     let toDelete = filteredOut;
     if (passing.length > 0) {
       this.stats.batches++;
-      const result = await this.whileInvisible(passing, () => this.fn.invoke({ Records: passing }));
+      const result = await this.fn.invoke({ Records: passing });
       if (!result.ok) {
         this.stats.failed += passing.length;
       } else if (!this.settings.reportBatchItemFailures) {
@@ -130,6 +138,8 @@ export class SqsPoller {
         }
       }
     }
+    // Ended before the deletes, so that no extension lands on a deleted message.
+    await heartbeat.stop();
     for (let start = 0; start < toDelete.length; start += 10) {
       // DeleteMessageBatch takes at most 10 entries
       // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessageBatch.html).
@@ -139,47 +149,6 @@ export class SqsPoller {
           Entries: toDelete
             .slice(start, start + 10)
             .map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
-        }),
-      );
-    }
-  }
-
-  /**
-   * Runs `work` while keeping the records invisible: every third of the visibility timeout their
-   * visibility is set to a full timeout again. The heartbeat stops when the work ends; what the function
-   * failed becomes visible when that last timeout runs out, as in AWS.
-   */
-  private async whileInvisible<T>(records: readonly SQSRecord[], work: () => Promise<T>): Promise<T> {
-    const seconds = Math.max(1, this.source.visibilityTimeoutSeconds);
-    let beating = true;
-    let beat: Promise<void> = Promise.resolve();
-    const timer = setInterval(
-      () => {
-        if (!beating) return;
-        beat = beat.then(() => this.extendVisibility(records, seconds)).catch(this.onError);
-      },
-      Math.max(200, (seconds * 1000) / 3),
-    );
-    try {
-      return await work();
-    } finally {
-      beating = false;
-      clearInterval(timer);
-      await beat;
-    }
-  }
-
-  private async extendVisibility(records: readonly SQSRecord[], seconds: number): Promise<void> {
-    for (let start = 0; start < records.length; start += 10) {
-      // ChangeMessageVisibilityBatch takes at most 10 entries; a handle already redriven fails alone.
-      await this.sqs.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.source.queueUrl,
-          Entries: records.slice(start, start + 10).map((record, index) => ({
-            Id: String(index),
-            ReceiptHandle: record.receiptHandle,
-            VisibilityTimeout: seconds,
-          })),
         }),
       );
     }

@@ -1,0 +1,66 @@
+import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+
+/**
+ * Keeps the messages a poller holds invisible, from the moment they are received (a batching window may
+ * hold them for seconds before the invocation) until the invocation ends: every third of the visibility
+ * timeout their visibility is set to a full timeout again. The local cloud lowers visibility timeouts so
+ * that retries come in seconds; this keeps a lowered timeout from redriving a message still held, so a slow
+ * or busy machine gets slower, not lossy. What is not deleted becomes visible when the last timeout runs
+ * out, as in AWS.
+ */
+export class VisibilityHeartbeat {
+  private readonly receiptHandles: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private beat: Promise<void> = Promise.resolve();
+  private beating = true;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    private readonly visibilityTimeoutSeconds: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Holds these messages from now on; the first ones start the heartbeat. */
+  hold(receiptHandles: readonly string[]): void {
+    if (receiptHandles.length === 0 || !this.beating) return;
+    this.receiptHandles.push(...receiptHandles);
+    this.timer ??= setInterval(
+      () => {
+        if (!this.beating) return;
+        this.beat = this.beat.then(() => this.extend()).catch(this.onError);
+      },
+      Math.max(200, (this.seconds * 1000) / 3),
+    );
+  }
+
+  /** Stops extending; waits for an extension under way, so that none lands after a delete. */
+  async stop(): Promise<void> {
+    this.beating = false;
+    clearInterval(this.timer);
+    await this.beat;
+  }
+
+  private get seconds(): number {
+    return Math.max(1, this.visibilityTimeoutSeconds);
+  }
+
+  private async extend(): Promise<void> {
+    const handles = [...this.receiptHandles];
+    for (let start = 0; start < handles.length && this.beating; start += 10) {
+      // ChangeMessageVisibilityBatch takes at most 10 entries
+      // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html);
+      // a handle already redriven fails alone.
+      await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: handles.slice(start, start + 10).map((receiptHandle, index) => ({
+            Id: String(index),
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: this.seconds,
+          })),
+        }),
+      );
+    }
+  }
+}
