@@ -30,6 +30,11 @@ export interface ColdStartRow {
 const SUBJECTS = [
   { implementation: "sqsConsumer + dynamoDbDedup", entry: "ours.ts" },
   { implementation: "Powertools BatchProcessor + makeIdempotent", entry: "powertools.ts" },
+  // The same features as ours: the default observer logs with Logger and emits EMF with Metrics.
+  {
+    implementation: "Powertools BatchProcessor + makeIdempotent + Logger + Metrics",
+    entry: "powertools-observed.ts",
+  },
 ] as const;
 
 export async function benchmarkColdStart(
@@ -41,7 +46,7 @@ export async function benchmarkColdStart(
   for (const sdk of ["external", "bundled"] as const) {
     const bundles = await Promise.all(SUBJECTS.map((subject) => bundle(subject.entry, sdk)));
     const samples = SUBJECTS.map(() => ({ init: [] as number[], total: [] as number[] }));
-    // The two take turns, so that whatever else the machine does falls on both alike.
+    // They take turns, so that whatever else the machine does falls on each alike.
     for (let index = 0; index < processes; index++) {
       for (const [subject, file] of bundles.entries()) {
         const measured = await invokeFresh(file, resources, `${sdk}-${subject}-${index}`);

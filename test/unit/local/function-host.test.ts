@@ -40,17 +40,25 @@ describe("FunctionHost's idle environments", () => {
     return created;
   };
 
-  it("ends the environments of a burst once they idle past their lifetime, keeping one warm", async () => {
+  it("ends the environments of a burst once they idle past their lifetime, and starts afresh on the next invocation", async () => {
     const burst = host(50);
     // Three invocations at once, none free: three environments, as Lambda scales out.
     const results = await Promise.all([1, 2, 3].map((event) => burst.invoke(event)));
     expect(results.every((result) => result.ok)).toBe(true);
     expect(burst.stats.environments).toBe(3);
-    await vi.waitFor(() => expect(burst.environmentCount).toBe(1), { timeout: 20_000, interval: 20 });
-    expect(burst.stats.reclaimed).toBe(2);
-    // The one kept is warm: its module state (the invocation count) carries over.
+    await vi.waitFor(() => expect(burst.environmentCount).toBe(0), { timeout: 20_000, interval: 20 });
+    expect(burst.stats.reclaimed).toBe(3);
+    // A cold start: a new environment, whose module state (the invocation count) begins again.
     const next = await burst.invoke(4);
-    expect(next).toMatchObject({ ok: true, response: { event: 4, invocations: 2 } });
-    expect(burst.stats.environments).toBe(3);
+    expect(next).toMatchObject({ ok: true, response: { event: 4, invocations: 1 } });
+    expect(burst.stats.environments).toBe(4);
+  });
+
+  it("keeps an environment warm while invocations come within its lifetime", async () => {
+    const warm = host(5_000);
+    await warm.invoke(1);
+    const next = await warm.invoke(2);
+    expect(next).toMatchObject({ ok: true, response: { event: 2, invocations: 2 } });
+    expect(warm.stats).toMatchObject({ environments: 1, reclaimed: 0 });
   });
 });
