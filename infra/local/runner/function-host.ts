@@ -94,13 +94,15 @@ export class FunctionHost {
   }
 
   /**
-   * Starts a first environment (a warm one, so that problems show at start). Throws FunctionInitError if
-   * its init fails; the host stays usable: each invocation tries the init again, as Lambda does.
+   * Runs the function's init once, so that problems show at start, and ends that environment: like Lambda
+   * after a deployment, an app that receives nothing holds none (15-25 MB each), and the first invocation
+   * is a cold start. Throws FunctionInitError if the init fails; the host stays usable: each invocation
+   * tries the init again, as Lambda does.
    */
   async start(): Promise<void> {
     const environment = await this.create();
     if (environment instanceof FunctionInitError) throw environment;
-    this.release(environment);
+    await this.discard(environment);
   }
 
   /** Invokes the function with an event in a free environment, starting one if the pool allows. */
