@@ -6,6 +6,11 @@ export interface WatchedGroup {
   /** The group's own queue (lag is its depth); undefined for a stream group. */
   readonly queueUrl?: string;
   readonly deadLetterQueueUrl?: string;
+  /**
+   * What the group's event source handed its function and got back failed, so far: the counts of a plain
+   * handler, which logs no batch summary (a function without this package's consumer wrappers).
+   */
+  readonly delivered?: () => { readonly processed: number; readonly retried: number };
 }
 
 export interface GroupStatus {
@@ -22,7 +27,8 @@ export interface GroupStatus {
 
 /**
  * Live counters per consumer group, for `start`'s status line (and a console later): totals from the
- * runtime's batch summaries, DLQ depth and queue lag read from SQS on `refresh`.
+ * runtime's batch summaries (for a plain handler, from its event source), DLQ depth and queue lag read from
+ * SQS on `refresh`.
  */
 export class GroupStatusBoard {
   private readonly totals = new Map<
@@ -63,7 +69,14 @@ export class GroupStatusBoard {
   snapshot(): GroupStatus[] {
     return this.groups.map((group) => ({
       group: group.name,
-      ...(this.totals.get(group.name) ?? { processed: 0, retried: 0, deadLettered: 0, skipped: 0 }),
+      // A batch summary knows duplicates and dead letters; without any, the event source's counts stand in.
+      ...(this.totals.get(group.name) ?? {
+        processed: 0,
+        retried: 0,
+        deadLettered: 0,
+        skipped: 0,
+        ...group.delivered?.(),
+      }),
       ...this.depths.get(group.name),
     }));
   }

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { GroupStatusBoard, type WatchedGroup } from "../../ops/group-status.js";
 import { readTopology } from "../../ops/topology.js";
-import type { AppliedStack, ApplyEvent } from "../apply/apply-template.js";
+import type { ApplyEvent } from "../apply/apply-template.js";
 import { readCloudAssembly } from "../apply/cloud-assembly.js";
 import { synthesize } from "../apply/synth.js";
 import { LocalCloudError, localCloudEnv } from "../cloud/index.js";
@@ -253,7 +253,7 @@ async function stayUp(run: LocalRun, projectDir: string, out: NodeJS.WriteStream
   for (const [name, value] of Object.entries(run.outputs)) say(`  ${name} = ${value}`);
   say("Ctrl-C stops everything.");
   const sqs = new SQSClient({ region: run.stacks[0]?.region ?? "us-east-1", endpoint: run.endpoint });
-  const board = new GroupStatusBoard(watchedGroups(run.stacks, projectDir), sqs);
+  const board = new GroupStatusBoard(watchedGroups(run, projectDir), sqs);
   run.onBatchSummary((summary) => board.record(summary));
   const live = out.isTTY === true;
   let last = "";
@@ -267,18 +267,32 @@ async function stayUp(run: LocalRun, projectDir: string, out: NodeJS.WriteStream
   }
 }
 
-/** Each consumer group of the applied stacks with its queue and DLQ as the applier named them. */
-function watchedGroups(stacks: readonly AppliedStack[], projectDir: string): WatchedGroup[] {
-  const templates = readCloudAssembly(stacks[0]?.assemblyDir ?? resolve(projectDir, "cdk.out"));
+/**
+ * Each consumer group of the applied stacks with its queue and DLQ as the applier named them, and what its
+ * event source mapping has delivered (the counts of a handler that logs no batch summary).
+ */
+function watchedGroups(run: LocalRun, projectDir: string): WatchedGroup[] {
+  const templates = readCloudAssembly(run.stacks[0]?.assemblyDir ?? resolve(projectDir, "cdk.out"));
   const topology = readTopology(templates);
   return topology.groups.map((group) => {
-    const resources = stacks.find((stack) => stack.stackName === group.stackName)?.resources;
+    const resources = run.stacks.find((stack) => stack.stackName === group.stackName)?.resources;
     const queueUrl = group.source.kind === "queue" ? resources?.get(group.source.queue)?.ref : undefined;
     const deadLetterQueueUrl = group.deadLetterQueue ? resources?.get(group.deadLetterQueue)?.ref : undefined;
+    const stats = run.runtimes
+      .find((runtime) => runtime.stackName === group.stackName)
+      ?.pollers.get(group.eventSourceMapping)?.poller.stats;
     return {
       name: group.name,
       ...(queueUrl ? { queueUrl } : {}),
       ...(deadLetterQueueUrl ? { deadLetterQueueUrl } : {}),
+      ...(stats && "failed" in stats
+        ? {
+            delivered: () => ({
+              processed: stats.received - stats.filteredOut - stats.failed,
+              retried: stats.failed,
+            }),
+          }
+        : {}),
     };
   });
 }

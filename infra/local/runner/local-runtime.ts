@@ -84,6 +84,10 @@ export class LocalRuntime {
     };
   }
 
+  get stackName(): string {
+    return this.stack.stackName;
+  }
+
   static async start(stack: AppliedStack, options: LocalRuntimeOptions): Promise<LocalRuntime> {
     const runtime = new LocalRuntime(stack, options);
     const only = options.onlyFunctions;
