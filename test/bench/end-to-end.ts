@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { ORDERS_GROUPS } from "../../infra/local/demo/effects-report.js";
 import { runOrdersScenario } from "../../infra/local/demo/orders-scenario.js";
 import { startLocalRun } from "../../infra/local/local-run.js";
@@ -15,6 +16,9 @@ const CHANNEL: Readonly<Record<string, string>> = {
   ledger: "Kinesis (2 shards)",
   shipping: "outbox → SNS → SQS",
 };
+
+/** The sizes of `npm run bench` (not --quick), which the README's rows come from. */
+export const FULL_END_TO_END = { pacedMessages: 600, ratePerSecond: 30, burstMessages: 2_000 } as const;
 
 /**
  * Publish → processed through the whole reference topology on the local cloud (the functions running
@@ -52,5 +56,33 @@ export async function benchmarkEndToEnd(
     });
   } finally {
     await run.stop();
+  }
+}
+
+// Alone, at the full sizes: `node --import tsx test/bench/end-to-end.ts`.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  const { startLocalCloud } = await import("../../infra/local/cloud/index.js");
+  const { renderTable } = await import("../../infra/local/demo/table.js");
+  const cloud = await startLocalCloud({ port: 0, logDir: ".local-cloud/bench-logs" });
+  try {
+    const rows = await benchmarkEndToEnd(cloud.endpoint, FULL_END_TO_END);
+    console.log(
+      renderTable(
+        ["channel", "group", "paced msgs/s", "p50 ms", "p99 ms", "burst messages", "burst msgs/s"],
+        rows.map((row) => [
+          row.channel,
+          row.group,
+          row.paced.ratePerSecond,
+          Math.round(row.paced.p50Ms),
+          Math.round(row.paced.p99Ms),
+          row.burst.messages,
+          Math.round(row.burst.msgsPerSecond),
+        ]),
+      ),
+    );
+  } finally {
+    await cloud.stop();
   }
 }

@@ -32,7 +32,7 @@ const { renderChart } = await import("./chart.js");
 const { benchmarkColdStart, benchmarkSchemaCost } = await import("./cold-start.js");
 const { benchmarkDedup, benchmarkOverhead } = await import("./consumers.js");
 const { benchmarkDevLoop, renderDevLoop } = await import("./dev-loop.js");
-const { benchmarkEndToEnd } = await import("./end-to-end.js");
+const { benchmarkEndToEnd, FULL_END_TO_END } = await import("./end-to-end.js");
 const { ratio, round } = await import("./measure.js");
 const { benchmarkProducers } = await import("./producers.js");
 const { createBenchResources } = await import("./resources.js");
@@ -174,9 +174,7 @@ try {
   say("\n## End to end through the reference topology (functions in-process, dedup on)");
   const endToEnd = await benchmarkEndToEnd(
     cloud.endpoint,
-    quick
-      ? { pacedMessages: 200, ratePerSecond: 20, burstMessages: 500 }
-      : { pacedMessages: 600, ratePerSecond: 30, burstMessages: 2_000 },
+    quick ? { pacedMessages: 200, ratePerSecond: 20, burstMessages: 500 } : FULL_END_TO_END,
   );
   say(
     renderTable(

@@ -9,7 +9,10 @@ export interface ProvisionContext {
   readonly region: string;
   readonly accountId: string;
   readonly clients: { sqs: SQSClient; sns: SNSClient; kinesis: KinesisClient; dynamodb: DynamoDBClient };
-  /** Queue visibility timeouts above this many seconds are lowered locally, so that retries come quickly. */
+  /**
+   * A message the function failed is visible again after this many seconds at most (its queue's visibility
+   * timeout if shorter), so that retries come quickly; undefined: after the queue's visibility timeout.
+   */
   readonly maxVisibilityTimeoutSeconds: number | undefined;
 }
 

@@ -35,7 +35,7 @@ functions in-process and plays their event sources; then shows a live status lin
   --port N          the local cloud's port (0: a free one)            default: $LOCAL_CLOUD_PORT, else 4566
   --watch           re-synthesize and reload changed handlers when files of the app change
   --verbose         list every resource created or skipped (default: a summary)
-  --real-timeouts   keep queue visibility timeouts above 5 s as the template says
+  --real-timeouts   retry a failed SQS message after its queue's visibility timeout, not 5 s
   --json            machine-readable lines; with --demo the last stdout line is the summary
   --demo            the reference orders workload (this repository's app), then exit (unless --watch):
                     --messages 1000 --customers 50 --duplicates 0.05 --fail-rate 0.02 --poison-rate 0.01
@@ -125,7 +125,7 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     for (const line of applySummary(applied, flags.verbose)) say(line);
     if (!flags["real-timeouts"])
       say(
-        "  (queue visibility timeouts above 5 s are lowered locally so that retries come quickly; --real-timeouts keeps them)",
+        "  (a message a function fails is retried after 5 s, not its queue's visibility timeout, so that retries come quickly; --real-timeouts waits it out)",
       );
     say(
       `✓ consumers running ${(run.startupMs / 1000).toFixed(1)} s after start; function logs in ${resolve(projectDir, ".local-cloud/logs/functions")}`,

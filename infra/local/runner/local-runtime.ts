@@ -12,7 +12,7 @@ import {
   LOCAL_SUBSCRIBED_FUNCTION,
   LOCAL_SUBSCRIBED_TOPIC,
 } from "../apply/provisioners/sns.js";
-import { LOCAL_VISIBILITY_ATTRIBUTE } from "../apply/provisioners/sqs.js";
+import { LOCAL_RETRY_DELAY_ATTRIBUTE, LOCAL_VISIBILITY_ATTRIBUTE } from "../apply/provisioners/sqs.js";
 import { withLambdaModuleScope } from "./code-directory.js";
 import { ASYNC_DEFAULTS, type AsyncInvokeSettings } from "./event-sources/async-invocation.js";
 import type { OnFailureDestination } from "./event-sources/on-failure.js";
@@ -395,7 +395,13 @@ export class LocalRuntime {
 
   private sourceOf(arn: string):
     | ((
-        | { kind: "sqs"; queueUrl: string; queueArn: string; visibilityTimeoutSeconds: number }
+        | {
+            kind: "sqs";
+            queueUrl: string;
+            queueArn: string;
+            visibilityTimeoutSeconds: number;
+            retryDelaySeconds: number;
+          }
         | { kind: "stream"; shards: ShardSource }
       ) & {
         description: string;
@@ -408,6 +414,11 @@ export class LocalRuntime {
           queueUrl: resource.ref,
           queueArn: arn,
           visibilityTimeoutSeconds: Number(resource.attributes[LOCAL_VISIBILITY_ATTRIBUTE] ?? 30),
+          retryDelaySeconds: Number(
+            resource.attributes[LOCAL_RETRY_DELAY_ATTRIBUTE] ??
+              resource.attributes[LOCAL_VISIBILITY_ATTRIBUTE] ??
+              30,
+          ),
           description: `queue ${logicalId}`,
         };
       }

@@ -8,8 +8,10 @@ import { isTrue, type Provisioner, physicalName } from "../provisioner.js";
 
 const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
 
-/** Not a CloudFormation attribute: the visibility timeout as applied locally, for the runner's heartbeat. */
+/** Not a CloudFormation attribute: the queue's visibility timeout, for the runner's heartbeat. */
 export const LOCAL_VISIBILITY_ATTRIBUTE = "Local.VisibilityTimeout";
+/** Not a CloudFormation attribute: how soon the runner makes a message the function failed visible again. */
+export const LOCAL_RETRY_DELAY_ATTRIBUTE = "Local.RetryDelay";
 
 /** AWS::SQS::Queue: FIFO, visibility, retention, delay, size and redrive. KMS settings are not emulated. */
 export const createQueue: Provisioner = async (properties, context) => {
@@ -30,18 +32,17 @@ export const createQueue: Provisioner = async (properties, context) => {
     if (properties[key] !== undefined) attributes[key] = String(properties[key]);
   }
   // SQS's default when the template sets none is 30 s
-  // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html):
-  // lowered like an explicit one, so that every queue's retries come in seconds.
+  // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html).
+  // The queue keeps it: a message a poller holds stays hidden that long even if the machine stalls. What the
+  // function fails is retried sooner locally: the runner makes it visible again after the retry delay.
   const explicit = properties.VisibilityTimeout !== undefined;
   const seconds = explicit ? Number(properties.VisibilityTimeout) : DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
-  // The local runner's pollers keep what they hold invisible from its receipt (VisibilityHeartbeat), so a
-  // batching window longer than the lowered timeout redrives nothing.
+  attributes.VisibilityTimeout = String(seconds);
   const cap = context.maxVisibilityTimeoutSeconds;
-  const applied = cap !== undefined && seconds > cap ? cap : seconds;
-  if (explicit || applied !== seconds) attributes.VisibilityTimeout = String(applied);
+  const retryDelay = cap !== undefined && seconds > cap ? cap : seconds;
   notes.push(
-    applied !== seconds
-      ? `visibility ${applied} s (${seconds} s in AWS${explicit ? "" : ", the default"})`
+    retryDelay !== seconds
+      ? `visibility ${seconds} s${explicit ? "" : " (the default)"}, failed messages retried after ${retryDelay} s locally`
       : `visibility ${seconds} s`,
   );
   const redrive = properties.RedrivePolicy as
@@ -74,7 +75,13 @@ export const createQueue: Provisioner = async (properties, context) => {
   const arn = Attributes?.QueueArn as string;
   return {
     ref: url,
-    attributes: { Arn: arn, QueueName: name, QueueUrl: url, [LOCAL_VISIBILITY_ATTRIBUTE]: String(applied) },
+    attributes: {
+      Arn: arn,
+      QueueName: name,
+      QueueUrl: url,
+      [LOCAL_VISIBILITY_ATTRIBUTE]: String(seconds),
+      [LOCAL_RETRY_DELAY_ATTRIBUTE]: String(retryDelay),
+    },
     detail: [fifo ? "FIFO" : "standard", ...notes].join(", "),
   };
 };

@@ -1,9 +1,11 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
 import { filterView, passesFilters } from "../event-filter.js";
 import type { FunctionHost } from "../function-host.js";
 import { toSqsRecord } from "../lambda-event-shapes.js";
@@ -13,8 +15,13 @@ import { VisibilityHeartbeat } from "./visibility-heartbeat.js";
 export interface SqsSource {
   readonly queueUrl: string;
   readonly queueArn: string;
-  /** The queue's visibility timeout as applied locally (lowered), in seconds. */
+  /** The queue's visibility timeout, in seconds. */
   readonly visibilityTimeoutSeconds: number;
+  /**
+   * How soon a message the function failed is visible again (seconds): the local cloud retries in seconds
+   * what AWS retries when the visibility timeout ends. Defaults to the visibility timeout.
+   */
+  readonly retryDelaySeconds?: number;
 }
 
 export interface PollerStats {
@@ -29,9 +36,9 @@ export interface PollerStats {
  * Plays an SQS event source mapping: up to `maxConcurrency` pollers each receive a batch (gathering up to
  * BatchSize within the batching window), invoke the function, and delete what succeeded: everything, or
  * with ReportBatchItemFailures everything but the reported ids. A failed batch is left alone: the queue's
- * visibility timeout brings it back and its redrive policy moves it to the dead-letter queue. From its
- * receipt until the function returns, a message's visibility is extended (a heartbeat), so that a lowered
- * visibility timeout never redrives a message that is still gathered or processed.
+ * visibility timeout brings it back (locally after the retry delay) and its redrive policy moves it to the
+ * dead-letter queue. From its receipt until the function returns, a message's visibility is extended (a
+ * heartbeat), so that a slow invocation or a slow machine never redrives a message still held.
  */
 export class SqsPoller {
   readonly stats: PollerStats = { received: 0, batches: 0, failed: 0, filteredOut: 0 };
@@ -98,7 +105,13 @@ export class SqsPoller {
           MessageAttributeNames: ["All"],
         }),
       );
-      messages.push(...Messages);
+      for (const message of Messages) {
+        // Received again while held (the machine stalled past the visibility timeout): one record, with
+        // the newest receipt handle, the only one SQS still honours.
+        const earlier = messages.findIndex((held) => held.MessageId === message.MessageId);
+        if (earlier >= 0) messages[earlier] = message;
+        else messages.push(message);
+      }
       heartbeat.hold(Messages.flatMap((message) => (message.ReceiptHandle ? [message.ReceiptHandle] : [])));
       if (Messages.length === 0 || Date.now() >= deadline) break;
     }
@@ -140,17 +153,46 @@ export class SqsPoller {
     }
     // Ended before the deletes, so that no extension lands on a deleted message.
     await heartbeat.stop();
-    for (let start = 0; start < toDelete.length; start += 10) {
+    const deleting = new Set(toDelete);
+    await this.retrySoon(records.filter((record) => !deleting.has(record)));
+    for (const chunk of chunks(toDelete, 10)) {
       // DeleteMessageBatch takes at most 10 entries
       // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessageBatch.html).
       await this.sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: this.source.queueUrl,
-          Entries: toDelete
-            .slice(start, start + 10)
-            .map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+          Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
         }),
       );
     }
   }
+
+  /** What the function failed becomes visible after the retry delay, not the whole visibility timeout. */
+  private async retrySoon(records: readonly SQSRecord[]): Promise<void> {
+    const delay = this.source.retryDelaySeconds;
+    if (delay === undefined || delay >= this.source.visibilityTimeoutSeconds) return;
+    await Promise.all(
+      chunks(records, 10).map((chunk) =>
+        this.sqs
+          .send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: this.source.queueUrl,
+              Entries: chunk.map((record, index) => ({
+                Id: String(index),
+                ReceiptHandle: record.receiptHandle,
+                VisibilityTimeout: delay,
+              })),
+            }),
+          )
+          .catch(this.onError),
+      ),
+    );
+  }
+}
+
+/** ChangeMessageVisibilityBatch and DeleteMessageBatch take at most 10 entries. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  return result;
 }

@@ -3,10 +3,10 @@ import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/cl
 /**
  * Keeps the messages a poller holds invisible, from the moment they are received (a batching window may
  * hold them for seconds before the invocation) until the invocation ends: every third of the visibility
- * timeout their visibility is set to a full timeout again. The local cloud lowers visibility timeouts so
- * that retries come in seconds; this keeps a lowered timeout from redriving a message still held, so a slow
- * or busy machine gets slower, not lossy. What is not deleted becomes visible when the last timeout runs
- * out, as in AWS.
+ * timeout their visibility is set to a full timeout again. An invocation that outlives the timeout on a slow
+ * machine (AWS would redrive its messages, but there the timeout is checked against the function's at
+ * synth) then gets slower, not duplicated. What is not deleted becomes visible when the last timeout runs
+ * out, or sooner when the poller retries it after the retry delay.
  */
 export class VisibilityHeartbeat {
   private readonly receiptHandles: string[] = [];
