@@ -158,4 +158,27 @@ describe("the local SQS poller", () => {
     expect(delivered.sort()).toEqual(["f", "f", "g"]);
     expect(stats).toMatchObject({ received: 3, failed: 1 });
   });
+
+  // The limit is the liveness check: a stop that waited for the long poll would take up to 20 s.
+  it("stops at once while it gathers a batch, without delivering it", { timeout: 15_000 }, async () => {
+    const queue = await createQueue(cleanup, "stopped", { VisibilityTimeout: "30" });
+    const delivered: string[] = [];
+    const poller = new SqsPoller(
+      settingsOf("GathererMapping", { BatchSize: 100, MaximumBatchingWindowInSeconds: 20 }, "sqs", undefined),
+      { queueUrl: queue.url, queueArn: queue.arn, visibilityTimeoutSeconds: 30, retryDelaySeconds: 5 },
+      recordingHost(delivered),
+      sqs,
+      "us-east-1",
+      () => {},
+    );
+    poller.start();
+    await send(queue.url, ["h"]);
+    await eventually("the message held", async () => ((await held(queue.url)) === 1 ? true : undefined));
+
+    await poller.stop();
+
+    // Not deleted either: it comes back when its visibility timeout ends, for the next run.
+    expect(delivered).toEqual([]);
+    expect(await held(queue.url)).toBe(1);
+  });
 });

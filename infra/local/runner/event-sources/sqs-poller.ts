@@ -10,7 +10,7 @@ import { filterView, passesFilters } from "../event-filter.js";
 import type { FunctionHost } from "../function-host.js";
 import { toSqsRecord } from "../lambda-event-shapes.js";
 import { type EventSourceSettings, reportedFailures } from "./settings.js";
-import { VisibilityHeartbeat } from "./visibility-heartbeat.js";
+import { chunks, VisibilityHeartbeat } from "./visibility-heartbeat.js";
 
 export interface SqsSource {
   readonly queueUrl: string;
@@ -43,6 +43,8 @@ export interface PollerStats {
 export class SqsPoller {
   readonly stats: PollerStats = { received: 0, batches: 0, failed: 0, filteredOut: 0 };
   private stopped = false;
+  /** Ends the pollers' long polls at stop (up to 20 s each), not what they already hold. */
+  private readonly stopping = new AbortController();
   private loops: Promise<void>[] = [];
 
   constructor(
@@ -60,6 +62,7 @@ export class SqsPoller {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     await Promise.all(this.loops);
   }
 
@@ -76,6 +79,8 @@ export class SqsPoller {
         if (batch.length > 0) await this.deliver(batch, heartbeat);
         await heartbeat.stop();
       } catch (error) {
+        // Stopped while gathering: what it held comes back when its visibility timeout ends, as when one of
+        // Lambda's pollers goes away. (Made visible at once, a long poll the stop abandoned could still take it.)
         await heartbeat.stop();
         if (!this.stopped) {
           this.onError(error);
@@ -104,6 +109,7 @@ export class SqsPoller {
           MessageSystemAttributeNames: ["All"],
           MessageAttributeNames: ["All"],
         }),
+        { abortSignal: this.stopping.signal },
       );
       for (const message of Messages) {
         // Received again while held (the machine stalled past the visibility timeout): one record, with
@@ -188,11 +194,4 @@ export class SqsPoller {
       ),
     );
   }
-}
-
-/** ChangeMessageVisibilityBatch and DeleteMessageBatch take at most 10 entries. */
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
-  return result;
 }

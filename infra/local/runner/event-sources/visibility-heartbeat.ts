@@ -46,15 +46,15 @@ export class VisibilityHeartbeat {
   }
 
   private async extend(): Promise<void> {
-    const handles = [...this.receiptHandles];
-    for (let start = 0; start < handles.length && this.beating; start += 10) {
-      // ChangeMessageVisibilityBatch takes at most 10 entries
-      // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html);
-      // a handle already redriven fails alone.
+    // ChangeMessageVisibilityBatch takes at most 10 entries
+    // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html);
+    // a handle already redriven fails alone.
+    for (const handles of chunks(this.receiptHandles, 10)) {
+      if (!this.beating) return;
       await this.sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: this.queueUrl,
-          Entries: handles.slice(start, start + 10).map((receiptHandle, index) => ({
+          Entries: handles.map((receiptHandle, index) => ({
             Id: String(index),
             ReceiptHandle: receiptHandle,
             VisibilityTimeout: this.seconds,
@@ -63,4 +63,11 @@ export class VisibilityHeartbeat {
       );
     }
   }
+}
+
+/** `items` in slices of `size` (SQS's batch calls take at most 10 entries). */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  return result;
 }
