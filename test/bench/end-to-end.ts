@@ -1,7 +1,9 @@
 import { fileURLToPath } from "node:url";
 import { ORDERS_GROUPS } from "../../infra/local/demo/effects-report.js";
 import { runOrdersScenario } from "../../infra/local/demo/orders-scenario.js";
+import { renderTable } from "../../infra/local/demo/table.js";
 import { startLocalRun } from "../../infra/local/local-run.js";
+import { round } from "./measure.js";
 
 export interface EndToEndRow {
   readonly channel: string;
@@ -59,29 +61,31 @@ export async function benchmarkEndToEnd(
   }
 }
 
+/** The rows as `npm run bench` prints them. */
+export function renderEndToEnd(rows: readonly EndToEndRow[]): string {
+  return renderTable(
+    ["channel", "group", "paced msgs/s", "p50 ms", "p99 ms", "burst messages", "burst msgs/s"],
+    rows.map((row) => [
+      row.channel,
+      row.group,
+      row.paced.ratePerSecond,
+      Math.round(row.paced.p50Ms),
+      Math.round(row.paced.p99Ms),
+      row.burst.messages,
+      round(row.burst.msgsPerSecond),
+    ]),
+  );
+}
+
 // Alone, at the full sizes: `node --import tsx test/bench/end-to-end.ts`.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
   const { startLocalCloud } = await import("../../infra/local/cloud/index.js");
-  const { renderTable } = await import("../../infra/local/demo/table.js");
   const cloud = await startLocalCloud({ port: 0, logDir: ".local-cloud/bench-logs" });
   try {
     const rows = await benchmarkEndToEnd(cloud.endpoint, FULL_END_TO_END);
-    console.log(
-      renderTable(
-        ["channel", "group", "paced msgs/s", "p50 ms", "p99 ms", "burst messages", "burst msgs/s"],
-        rows.map((row) => [
-          row.channel,
-          row.group,
-          row.paced.ratePerSecond,
-          Math.round(row.paced.p50Ms),
-          Math.round(row.paced.p99Ms),
-          row.burst.messages,
-          Math.round(row.burst.msgsPerSecond),
-        ]),
-      ),
-    );
+    console.log(renderEndToEnd(rows));
   } finally {
     await cloud.stop();
   }

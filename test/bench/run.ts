@@ -32,7 +32,7 @@ const { renderChart } = await import("./chart.js");
 const { benchmarkColdStart, benchmarkSchemaCost } = await import("./cold-start.js");
 const { benchmarkDedup, benchmarkOverhead } = await import("./consumers.js");
 const { benchmarkDevLoop, renderDevLoop } = await import("./dev-loop.js");
-const { benchmarkEndToEnd, FULL_END_TO_END } = await import("./end-to-end.js");
+const { benchmarkEndToEnd, FULL_END_TO_END, renderEndToEnd } = await import("./end-to-end.js");
 const { ratio, round } = await import("./measure.js");
 const { benchmarkProducers } = await import("./producers.js");
 const { createBenchResources } = await import("./resources.js");
@@ -176,20 +176,7 @@ try {
     cloud.endpoint,
     quick ? { pacedMessages: 200, ratePerSecond: 20, burstMessages: 500 } : FULL_END_TO_END,
   );
-  say(
-    renderTable(
-      ["channel", "group", "paced msgs/s", "p50 ms", "p99 ms", "burst messages", "burst msgs/s"],
-      endToEnd.map((row) => [
-        row.channel,
-        row.group,
-        row.paced.ratePerSecond,
-        Math.round(row.paced.p50Ms),
-        Math.round(row.paced.p99Ms),
-        row.burst.messages,
-        round(row.burst.msgsPerSecond),
-      ]),
-    ),
-  );
+  say(renderEndToEnd(endToEnd));
 
   say("\n## Dev loop: npm start from the outside, RSS summed over all its processes (medians)");
   const devLoop = values["skip-dev-loop"]

@@ -20,7 +20,7 @@ import { openBroker } from "../../infra/ops/broker.js";
 import { type FunctionInvoker, replayStream } from "../../infra/ops/replay.js";
 import { readTopology } from "../../infra/ops/topology.js";
 import { DEDUP_TABLE } from "../../lambdas/runtime/constants.js";
-import type { BatchSummary } from "../../lambdas/runtime/consumers/observability.js";
+import { batchSummary } from "../support/batch-summary.js";
 import { synthBrokerApp } from "../support/broker-app.js";
 import { runCli } from "../support/cli.js";
 import { envelopeBody } from "../support/lambda-events.js";
@@ -275,19 +275,7 @@ describe("serverless-broker replay", () => {
     });
     // The function skips all four (its guard completed them) but times out once before answering.
     let invocations = 0;
-    const summary = (skipped: number): BatchSummary => ({
-      group: "ledger",
-      source: "kinesis",
-      received: 4,
-      processed: 0,
-      skipped,
-      failed: 0,
-      heldBack: 0,
-      deadLettered: 0,
-      deadLetterReasons: {},
-      payloadMismatches: 0,
-      durationMs: 1,
-    });
+    const summary = (skipped: number) => batchSummary("ledger", { source: "kinesis", received: 4, skipped });
     const invoker: FunctionInvoker = {
       invoke: async () =>
         ++invocations === 1

@@ -63,6 +63,29 @@ const item = (id: string) =>
     // Generous: a loaded machine is slower, and the test waits on the condition, not on a clock.
     { timeoutMs: 120_000 },
   );
+/** Sends `body` to a queue whose function counts deliveries in `${prefix}#${body}`; what came of it. */
+async function sendOne(
+  queueUrl: string | undefined,
+  dlqUrl: string | undefined,
+  prefix: string,
+  body: string,
+) {
+  await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+  const processed = await item(`${prefix}#${body}`);
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: dlqUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  return {
+    deliveries: processed.deliveries?.N,
+    deadLetters: {
+      visible: Attributes.ApproximateNumberOfMessages,
+      inFlight: Attributes.ApproximateNumberOfMessagesNotVisible,
+    },
+  };
+}
 const hostOf = (prefix: string) =>
   run.runtimes.flatMap((runtime) => [...runtime.functions]).find(([id]) => id.startsWith(prefix))?.[1];
 const eventOf = (kind: RuntimeEvent["kind"], prefix: string) =>
@@ -227,20 +250,15 @@ describe("a sample-style CDK app run locally without edits", { timeout: 240_000 
   });
 
   it("keeps a message invisible while a slow invocation runs near its queue's visibility timeout (item 8)", async () => {
-    await sqs.send(new SendMessageCommand({ QueueUrl: run.outputs.SlowUrl, MessageBody: "s-1" }));
-    const processed = await item("slow#s-1");
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: run.outputs.SlowDlqUrl,
-        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-      }),
+    const { deliveries, deadLetters } = await sendOne(
+      run.outputs.SlowUrl,
+      run.outputs.SlowDlqUrl,
+      "slow",
+      "s-1",
     );
 
-    expect(processed.deliveries?.N).toBe("1");
-    expect(Attributes).toMatchObject({
-      ApproximateNumberOfMessages: "0",
-      ApproximateNumberOfMessagesNotVisible: "0",
-    });
+    expect(deliveries).toBe("1");
+    expect(deadLetters).toEqual({ visible: "0", inFlight: "0" });
   });
 
   it("holds a message gathered over a batching window, its queue keeping its visibility timeout (item 8b)", async () => {
@@ -253,20 +271,15 @@ describe("a sample-style CDK app run locally without edits", { timeout: 240_000 
     // Not lowered: a stalled machine holds a gathered message as long as AWS would.
     expect(queue?.VisibilityTimeout).toBe("60");
 
-    await sqs.send(new SendMessageCommand({ QueueUrl: run.outputs.GatheredUrl, MessageBody: "g-1" }));
-    const processed = await item("gathered#g-1");
-    const { Attributes: deadLetters } = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: run.outputs.GatheredDlqUrl,
-        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-      }),
+    const { deliveries, deadLetters } = await sendOne(
+      run.outputs.GatheredUrl,
+      run.outputs.GatheredDlqUrl,
+      "gathered",
+      "g-1",
     );
 
-    expect(processed.deliveries?.N).toBe("1");
-    expect(deadLetters).toMatchObject({
-      ApproximateNumberOfMessages: "0",
-      ApproximateNumberOfMessagesNotVisible: "0",
-    });
+    expect(deliveries).toBe("1");
+    expect(deadLetters).toEqual({ visible: "0", inFlight: "0" });
   });
 
   it("keeps a queue's visibility timeout, SQS's 30 s default too, and retries failed messages after 5 s (item 8)", async () => {

@@ -1,22 +1,7 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { GroupStatusBoard } from "../../../infra/ops/group-status.js";
-import type { BatchSummary } from "../../../lambdas/runtime/consumers/observability.js";
-
-const summary = (group: string, counts: Partial<BatchSummary>): BatchSummary => ({
-  group,
-  source: "aws:sqs",
-  received: 0,
-  processed: 0,
-  skipped: 0,
-  failed: 0,
-  heldBack: 0,
-  deadLettered: 0,
-  deadLetterReasons: {},
-  payloadMismatches: 0,
-  durationMs: 1,
-  ...counts,
-});
+import { batchSummary } from "../../support/batch-summary.js";
 
 /** No queues to read: the board's counters alone. */
 const noSqs = {} as SQSClient;
@@ -31,7 +16,7 @@ describe("start's status line", () => {
       ],
       noSqs,
     );
-    board.record(summary("billing", { processed: 8, failed: 2, skipped: 1 }));
+    board.record(batchSummary("billing", { processed: 8, failed: 2, skipped: 1 }));
     delivered = { processed: 5, retried: 1 };
 
     // The summaries know duplicates and dead letters; a plain handler logs none, so its mapping's counts stand in.
