@@ -1,5 +1,4 @@
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -10,7 +9,7 @@ import { filterView, passesFilters } from "../event-filter.js";
 import type { FunctionHost } from "../function-host.js";
 import { toSqsRecord } from "../lambda-event-shapes.js";
 import { type EventSourceSettings, reportedFailures } from "./settings.js";
-import { chunks, VisibilityHeartbeat } from "./visibility-heartbeat.js";
+import { changeVisibility, chunks, VisibilityHeartbeat } from "./visibility-heartbeat.js";
 
 export interface SqsSource {
   readonly queueUrl: string;
@@ -179,18 +178,12 @@ export class SqsPoller {
     if (delay === undefined || delay >= this.source.visibilityTimeoutSeconds) return;
     await Promise.all(
       chunks(records, 10).map((chunk) =>
-        this.sqs
-          .send(
-            new ChangeMessageVisibilityBatchCommand({
-              QueueUrl: this.source.queueUrl,
-              Entries: chunk.map((record, index) => ({
-                Id: String(index),
-                ReceiptHandle: record.receiptHandle,
-                VisibilityTimeout: delay,
-              })),
-            }),
-          )
-          .catch(this.onError),
+        changeVisibility(
+          this.sqs,
+          this.source.queueUrl,
+          chunk.map((record) => record.receiptHandle),
+          delay,
+        ).catch(this.onError),
       ),
     );
   }

@@ -46,23 +46,34 @@ export class VisibilityHeartbeat {
   }
 
   private async extend(): Promise<void> {
-    // ChangeMessageVisibilityBatch takes at most 10 entries
-    // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html);
-    // a handle already redriven fails alone.
     for (const handles of chunks(this.receiptHandles, 10)) {
       if (!this.beating) return;
-      await this.sqs.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: handles.map((receiptHandle, index) => ({
-            Id: String(index),
-            ReceiptHandle: receiptHandle,
-            VisibilityTimeout: this.seconds,
-          })),
-        }),
-      );
+      await changeVisibility(this.sqs, this.queueUrl, handles, this.seconds);
     }
   }
+}
+
+/**
+ * Sets the visibility of up to 10 messages: ChangeMessageVisibilityBatch takes at most 10 entries
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html);
+ * a handle already redriven fails alone.
+ */
+export async function changeVisibility(
+  sqs: SQSClient,
+  queueUrl: string,
+  receiptHandles: readonly string[],
+  seconds: number,
+): Promise<void> {
+  await sqs.send(
+    new ChangeMessageVisibilityBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: receiptHandles.map((receiptHandle, index) => ({
+        Id: String(index),
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: seconds,
+      })),
+    }),
+  );
 }
 
 /** `items` in slices of `size` (SQS's batch calls take at most 10 entries). */
